@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The main job on a fresh machine: build, fetch Fashion-MNIST (checksummed), and run
+# SimCLR with and without CompMod on the CPU. Extra arguments go to `compmod run`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+cargo build --bin compmod
+"$COMPMOD_BIN" data fetch fashion-mnist
+"$COMPMOD_BIN" run experiments/quickstart.toml "$@"

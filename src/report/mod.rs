@@ -1,0 +1,117 @@
+//! Tables from a results folder, read back from the parquet files with polars.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use polars::prelude::*;
+
+use crate::results::read_parquet;
+
+/// One cell's row of the summary table.
+#[derive(Debug, Clone)]
+pub struct SummaryRow {
+    pub trial_id: String,
+    pub status: String,
+    /// (key, value) of the config keys that differ between the cells.
+    pub varying: Vec<(String, String)>,
+    /// (metric name, value in %) in column order.
+    pub metrics: BTreeMap<String, f64>,
+    pub wall_time_s: Option<f64>,
+}
+
+/// Config columns of run.parquet: every column with a dot in its name.
+fn config_columns(df: &DataFrame) -> Vec<String> {
+    df.get_column_names().iter().filter(|n| n.contains('.')).map(|n| n.to_string()).collect()
+}
+
+fn cell_value(df: &DataFrame, name: &str) -> String {
+    match df.column(name).and_then(|c| c.get(0)) {
+        Ok(AnyValue::String(s)) => s.to_string(),
+        Ok(AnyValue::Null) | Err(_) => "-".into(),
+        Ok(v) => v.to_string(),
+    }
+}
+
+/// Read every trial folder of an experiment folder.
+pub fn summarize(exp_dir: &Path) -> Result<Vec<SummaryRow>> {
+    if !exp_dir.is_dir() {
+        bail!("{} is not a results folder (expected results/<experiment>/)", exp_dir.display());
+    }
+    let mut runs = Vec::new();
+    let mut dirs: Vec<_> = std::fs::read_dir(exp_dir)
+        .with_context(|| format!("cannot list {}", exp_dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("run.parquet").is_file())
+        .collect();
+    dirs.sort();
+    for dir in &dirs {
+        runs.push((dir.clone(), read_parquet(&dir.join("run.parquet"))?));
+    }
+    // Config keys whose value differs between cells (seed included).
+    let mut varying_keys = Vec::new();
+    if let Some((_, first)) = runs.first() {
+        for key in config_columns(first) {
+            let values: Vec<String> = runs.iter().map(|(_, df)| cell_value(df, &key)).collect();
+            if values.iter().any(|v| v != &values[0]) {
+                varying_keys.push(key);
+            }
+        }
+    }
+    let mut rows = Vec::new();
+    for (dir, run) in &runs {
+        let mut metrics = BTreeMap::new();
+        if let Ok(evals) = read_parquet(&dir.join("evals.parquet")) {
+            let epochs = evals.column("epoch")?.i64()?.clone();
+            let protocol = evals.column("protocol")?.str()?.clone();
+            let k = evals.column("k")?.i64()?.clone();
+            let top1 = evals.column("top1")?.f64()?.clone();
+            let last = epochs.max().unwrap_or(0);
+            for i in 0..evals.height() {
+                let (Some(e), Some(p), Some(t)) = (epochs.get(i), protocol.get(i), top1.get(i)) else { continue };
+                let name = match k.get(i) {
+                    Some(k) => format!("{k}-NN"),
+                    None => p.to_string(),
+                };
+                if e == last {
+                    metrics.insert(name.clone(), 100.0 * t);
+                }
+                if e == 0 && k.get(i).is_some() {
+                    metrics.insert(format!("{name}@0"), 100.0 * t);
+                }
+            }
+        }
+        let wall = run.column("wall_time_s").ok().and_then(|c| c.f64().ok()?.get(0));
+        rows.push(SummaryRow {
+            trial_id: cell_value(run, "trial_id"),
+            status: cell_value(run, "status"),
+            varying: varying_keys.iter().map(|k| (k.clone(), cell_value(run, k))).collect(),
+            metrics,
+            wall_time_s: wall,
+        });
+    }
+    Ok(rows)
+}
+
+/// A markdown table of the summary.
+pub fn markdown(rows: &[SummaryRow]) -> String {
+    let mut metric_names: Vec<String> = rows.iter().flat_map(|r| r.metrics.keys().cloned()).collect();
+    metric_names.sort_by_key(|m| (m.ends_with("@0") as u8, m.starts_with("linear") as u8, m.trim_end_matches("@0").trim_end_matches("-NN").parse::<u32>().unwrap_or(0)));
+    metric_names.dedup();
+    let varying: Vec<String> = rows.first().map(|r| r.varying.iter().map(|(k, _)| k.clone()).collect()).unwrap_or_default();
+    let mut header = vec!["trial".to_string()];
+    header.extend(varying.iter().cloned());
+    header.push("status".into());
+    header.extend(metric_names.iter().map(|m| format!("{m} (%)")));
+    header.push("wall (s)".into());
+    let mut out = format!("| {} |\n|{}\n", header.join(" | "), "---|".repeat(header.len()));
+    for r in rows {
+        let mut cells = vec![r.trial_id.clone()];
+        cells.extend(r.varying.iter().map(|(_, v)| v.clone()));
+        cells.push(r.status.clone());
+        cells.extend(metric_names.iter().map(|m| r.metrics.get(m).map(|v| format!("{v:.2}")).unwrap_or_else(|| "-".into())));
+        cells.push(r.wall_time_s.map(|w| format!("{w:.0}")).unwrap_or_else(|| "-".into()));
+        out.push_str(&format!("| {} |\n", cells.join(" | ")));
+    }
+    out
+}

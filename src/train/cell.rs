@@ -1,0 +1,290 @@
+//! One cell: pretrain, evaluate, and write its results folder.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use burn::module::Module;
+use burn::tensor::{Device, Tensor, TensorData};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::optim::{Optimizer, OptimizerConfig};
+use super::schedule::WarmupCosine;
+use super::{backend_name, make_device};
+use crate::augment::ViewPipeline;
+use crate::compmod::bilevel::{StepStats, base_step, fusion_input_dim};
+use crate::compmod::{CodingLength, CompModState};
+use crate::config::{Cell, ExperimentConfig, resolved_toml};
+use crate::data::loader::{Normalize, PretrainLoader, eval_tensor_data};
+use crate::data::{ImageSet, channel_stats, load_splits};
+use crate::eval::knn::knn_top1;
+use crate::eval::linear::LinearProbe;
+use crate::eval::{extract_features, l2_normalize_rows};
+use crate::method;
+use crate::model::{Mlp, Mode, SslNet};
+use crate::results::{EpochRow, EvalRow, RunRow, epochs_frame, evals_frame, run_frame, write_parquet_atomic, write_text_atomic};
+
+/// A dataset loaded once and shared by every cell that uses it.
+pub struct LoadedData {
+    pub train: Arc<ImageSet>,
+    pub test: ImageSet,
+    pub normalize: Option<Normalize>,
+    pub side: usize,
+    /// Train and test images resized and standardised, for feature extraction.
+    pub train_eval: Vec<f32>,
+    pub test_eval: Vec<f32>,
+}
+
+impl LoadedData {
+    pub fn load(cfg: &ExperimentConfig) -> Result<Self> {
+        let (train, test) = load_splits(&cfg.data)?;
+        let normalize = cfg.data.normalize.then(|| {
+            let (m, s) = channel_stats(cfg.data.dataset);
+            Normalize { mean: m.to_vec(), std: s.to_vec() }
+        });
+        let side = cfg.data.image_size;
+        let train_eval = eval_tensor_data(&train, side, normalize.as_ref());
+        let test_eval = eval_tensor_data(&test, side, normalize.as_ref());
+        Ok(Self { train: Arc::new(train), test, normalize, side, train_eval, test_eval })
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CellOptions {
+    pub quiet: bool,
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Evaluate the backbone: kNN for every k, and the linear probe if enabled.
+pub fn evaluate(net: &SslNet, data: &LoadedData, cfg: &ExperimentConfig, epoch: usize, device: &Device) -> Vec<EvalRow> {
+    let c = data.train.channels;
+    let d = net.backbone.out_dim;
+    let bank = extract_features(&net.backbone, &data.train_eval, data.train.len(), c, data.side, device);
+    let query = extract_features(&net.backbone, &data.test_eval, data.test.len(), c, data.side, device);
+    let classes = data.train.num_classes;
+    let knn = knn_top1(&bank, &data.train.labels, &query, &data.test.labels, d, classes, &cfg.eval.knn_k, cfg.eval.knn_temperature, device);
+    let mut rows: Vec<EvalRow> = cfg
+        .eval
+        .knn_k
+        .iter()
+        .zip(knn)
+        .map(|(&k, top1)| EvalRow { epoch: epoch as i64, protocol: "knn".into(), k: Some(k as i64), top1 })
+        .collect();
+    if cfg.eval.linear {
+        let probe = LinearProbe { epochs: cfg.eval.linear_epochs, lr: cfg.eval.linear_lr, batch_size: cfg.eval.linear_batch_size, seed: cfg.seed };
+        let top1 = probe.top1(&bank, &data.train.labels, &query, &data.test.labels, d, classes, device);
+        rows.push(EvalRow { epoch: epoch as i64, protocol: "linear".into(), k: None, top1 });
+    }
+    rows
+}
+
+/// Mean per-dimension std of the L2-normalised projector outputs on up to 512 test images.
+fn embedding_std(net: &SslNet, data: &LoadedData, device: &Device) -> f64 {
+    let c = data.train.channels;
+    let per = c * data.side * data.side;
+    let n = data.test.len().min(512);
+    if n < 2 {
+        return f64::NAN;
+    }
+    let x = Tensor::<4>::from_data(TensorData::new(data.test_eval[..n * per].to_vec(), [n, c, data.side, data.side]), device);
+    let (_, z) = net.valid().forward(x, Mode::Eval);
+    let dim = z.dims()[1];
+    let mut z: Vec<f32> = z.into_data().convert::<f32>().into_vec().expect("f32");
+    l2_normalize_rows(&mut z, dim);
+    (0..dim)
+        .map(|j| {
+            let col: Vec<f64> = (0..n).map(|i| z[i * dim + j] as f64).collect();
+            let mean = col.iter().sum::<f64>() / n as f64;
+            (col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
+        })
+        .sum::<f64>()
+        / dim as f64
+}
+
+/// Outcome of a cell for the runner's summary.
+#[derive(Debug, Clone)]
+pub struct CellReport {
+    pub run: RunRow,
+    pub evals: Vec<EvalRow>,
+}
+
+/// Train and evaluate one cell, writing `dir/{config.toml, epochs,evals,run.parquet}`.
+/// A non-finite loss ends the cell as `diverged`; other errors propagate (the runner
+/// records them as `failed`).
+pub fn run_cell(cell: &Cell, experiment: &str, dir: &Path, data: &LoadedData, opts: CellOptions) -> Result<CellReport> {
+    let cfg = &cell.config;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create results folder {}", dir.display()))?;
+    write_text_atomic(
+        &dir.join("config.toml"),
+        &format!("# Resolved config of cell {} (trial {}); run it alone with `compmod run <this file>`.\n{}", cell.index, cell.id, resolved_toml(cfg)),
+    )?;
+    let started = now_ms();
+    let clock = Instant::now();
+    let batch_size = cfg.train.batch_size;
+    let lr_effective = cfg.train.lr * batch_size as f64 / 256.0;
+    let mut run = RunRow {
+        trial_id: cell.id.clone(),
+        experiment: experiment.to_string(),
+        cell_index: cell.index as i64,
+        status: "running".into(),
+        error: None,
+        started_at_ms: started,
+        finished_at_ms: None,
+        wall_time_s: None,
+        diverged_step: None,
+        diverged_value: None,
+        backend: backend_name(&cfg.device).into(),
+        lr_effective,
+    };
+    write_parquet_atomic(&dir.join("run.parquet"), &mut run_frame(&run, cfg)?)?;
+
+    let device = make_device(&cfg.device)?;
+    let ad = device.clone().autodiff();
+    ad.seed(cfg.seed);
+    let channels = data.train.channels;
+    let mut net = SslNet::new(cfg, channels, &ad);
+    let method = method::build(&cfg.method);
+    let mut opt = Optimizer::new(OptimizerConfig::new(cfg.train.optimizer, cfg.train.momentum, cfg.train.weight_decay));
+    let mut compmod = cfg.compmod.enabled.then(|| {
+        let input = fusion_input_dim(cfg.compmod.fusion, net.backbone.out_dim, cfg.method.proj_dim);
+        CompModState {
+            cfg: cfg.compmod.clone(),
+            fusion: Mlp::new(input, cfg.compmod.hidden, cfg.method.proj_dim, &ad),
+            meta_opt: Optimizer::new(OptimizerConfig::new(cfg.compmod.meta_optimizer, 0.9, 0.0)),
+        }
+    });
+
+    let mut evals = evaluate(&net, data, cfg, 0, &device);
+    write_parquet_atomic(&dir.join("evals.parquet"), &mut evals_frame(&cell.id, &evals)?)?;
+
+    let loader = PretrainLoader {
+        data: data.train.clone(),
+        views: Arc::new([
+            ViewPipeline::new(cfg.augment.view1.clone(), cfg.data.image_size),
+            ViewPipeline::new(cfg.augment.view2.clone(), cfg.data.image_size),
+        ]),
+        normalize: data.normalize.clone(),
+        batch_size,
+        seed: cfg.seed,
+        workers: cfg.data.workers,
+        prefetch: cfg.data.prefetch,
+        max_steps: cfg.train.max_steps_per_epoch,
+    };
+    let steps_per_epoch = loader.steps_per_epoch();
+    anyhow::ensure!(
+        steps_per_epoch > 0,
+        "train.batch_size = {batch_size} is larger than the {} training images; lower it or raise data.train_subset",
+        data.train.len()
+    );
+    let schedule = WarmupCosine {
+        peak: lr_effective,
+        min_ratio: cfg.train.min_lr_ratio,
+        warmup_steps: (cfg.train.warmup_epochs * steps_per_epoch as f64).round() as usize,
+        total_steps: cfg.train.epochs * steps_per_epoch,
+    };
+    let side = cfg.data.image_size;
+    let mut epoch_rows = Vec::new();
+    let mut global_step = 0usize;
+    for epoch in 1..=cfg.train.epochs {
+        let bar = if opts.quiet { ProgressBar::hidden() } else { ProgressBar::new(steps_per_epoch as u64) };
+        bar.set_style(
+            ProgressStyle::with_template("  epoch {prefix} {bar:30} {pos}/{len} {msg} [{elapsed_precise}<{eta_precise}]")
+                .expect("template"),
+        );
+        bar.set_prefix(format!("{epoch}/{}", cfg.train.epochs));
+        let epoch_clock = Instant::now();
+        let mut sums = StepStats::default();
+        let (mut mcr, mut comp, mut meta) = (0.0, 0.0, 0.0);
+        let mut out_of_range = 0i64;
+        let mut lr = 0.0;
+        let mut steps = 0usize;
+        for (s, batch) in loader.epoch(epoch, 0).enumerate() {
+            lr = schedule.lr(global_step);
+            let shape = [batch.size, batch.channels, side, side];
+            let [v1, v2] = batch.views;
+            let x1 = Tensor::<4>::from_data(TensorData::new(v1, shape), &ad);
+            let x2 = Tensor::<4>::from_data(TensorData::new(v2, shape), &ad);
+            let (next, stats) = match compmod.as_mut() {
+                Some(cm) => {
+                    let cl = CodingLength::at(&cm.cfg, (epoch - 1) as f64 + s as f64 / steps_per_epoch as f64);
+                    cm.step(net, &mut opt, method.as_ref(), x1, x2, lr, &cl)
+                }
+                None => base_step(net, &mut opt, method.as_ref(), x1, x2, lr),
+            };
+            net = next;
+            global_step += 1;
+            steps += 1;
+            if !stats.loss.is_finite() {
+                bar.abandon_with_message(format!("diverged: loss {} at step {global_step}", stats.loss));
+                run.status = "diverged".into();
+                run.error = Some(format!("non-finite loss {} at step {global_step} (epoch {epoch})", stats.loss));
+                run.diverged_step = Some(global_step as i64);
+                run.diverged_value = Some(stats.loss);
+                run.finished_at_ms = Some(now_ms());
+                run.wall_time_s = Some(clock.elapsed().as_secs_f64());
+                write_parquet_atomic(&dir.join("epochs.parquet"), &mut epochs_frame(&cell.id, &epoch_rows)?)?;
+                write_parquet_atomic(&dir.join("run.parquet"), &mut run_frame(&run, cfg)?)?;
+                return Ok(CellReport { run, evals });
+            }
+            sums.loss += stats.loss;
+            sums.ssl += stats.ssl;
+            mcr += stats.mcr.unwrap_or(0.0);
+            comp += stats.comp.unwrap_or(0.0);
+            meta += stats.meta_grad_norm.unwrap_or(0.0);
+            sums.series.max_norm = sums.series.max_norm.max(stats.series.max_norm);
+            if stats.series.max_norm >= 1.0 {
+                out_of_range += 1;
+            }
+            let rate = (steps * batch_size) as f64 / epoch_clock.elapsed().as_secs_f64();
+            bar.set_message(format!("loss {:.4} lr {lr:.4} {rate:.0} img/s", sums.loss / steps as f64));
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        let elapsed = epoch_clock.elapsed().as_secs_f64();
+        let n = steps.max(1) as f64;
+        let with_cm = compmod.is_some();
+        if with_cm && out_of_range > 0 {
+            eprintln!(
+                "  warning: epoch {epoch}: the coding-length series left its convergence region in {out_of_range} of {steps} steps (spectral norm up to {:.3} >= 1); see series_max_norm in epochs.parquet",
+                sums.series.max_norm
+            );
+        }
+        epoch_rows.push(EpochRow {
+            epoch: epoch as i64,
+            steps: steps as i64,
+            lr,
+            loss: sums.loss / n,
+            loss_ssl: sums.ssl / n,
+            loss_mcr: with_cm.then_some(mcr / n),
+            loss_comp: with_cm.then_some(comp / n),
+            meta_grad_norm: (with_cm && cfg.compmod.mode != crate::config::CompModMode::Joint).then_some(meta / n),
+            series_max_norm: with_cm.then_some(sums.series.max_norm),
+            series_out_of_range_steps: with_cm.then_some(out_of_range),
+            z_std: embedding_std(&net, data, &device),
+            images_per_s: (steps * batch_size) as f64 / elapsed,
+            epoch_time_s: elapsed,
+        });
+        write_parquet_atomic(&dir.join("epochs.parquet"), &mut epochs_frame(&cell.id, &epoch_rows)?)?;
+        if !opts.quiet {
+            let last = epoch_rows.last().unwrap();
+            eprintln!(
+                "  epoch {epoch}/{}: loss {:.4} ({:.0} img/s, {:.1} s)",
+                cfg.train.epochs, last.loss, last.images_per_s, last.epoch_time_s
+            );
+        }
+        let every = cfg.eval.every;
+        if epoch == cfg.train.epochs || (every > 0 && epoch % every == 0) {
+            evals.extend(evaluate(&net, data, cfg, epoch, &device));
+            write_parquet_atomic(&dir.join("evals.parquet"), &mut evals_frame(&cell.id, &evals)?)?;
+        }
+    }
+    run.status = "completed".into();
+    run.finished_at_ms = Some(now_ms());
+    run.wall_time_s = Some(clock.elapsed().as_secs_f64());
+    write_parquet_atomic(&dir.join("run.parquet"), &mut run_frame(&run, cfg)?)?;
+    Ok(CellReport { run, evals })
+}

@@ -1,0 +1,147 @@
+//! The grid runner: every cell of an experiment, skipping completed ones, recording a
+//! failed or diverged cell and going on.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use super::cell::{CellOptions, LoadedData, now_ms, run_cell};
+use crate::config::{Cell, Experiment};
+use crate::results::{RunRow, read_parquet, run_frame, write_parquet_atomic};
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub results_root: PathBuf,
+    pub quiet: bool,
+    /// Run only this cell index (Slurm array tasks).
+    pub only_cell: Option<usize>,
+}
+
+/// The status recorded in a cell's `run.parquet`, if any.
+pub fn cell_status(dir: &Path) -> Option<String> {
+    let df = read_parquet(&dir.join("run.parquet")).ok()?;
+    let s = df.column("status").ok()?.str().ok()?.get(0)?.to_string();
+    Some(s)
+}
+
+pub fn experiment_dir(exp: &Experiment, results_root: &Path) -> PathBuf {
+    results_root.join(exp.name())
+}
+
+#[derive(Debug, Clone)]
+pub struct CellOutcome {
+    pub index: usize,
+    pub trial_id: String,
+    pub status: String,
+    pub error: Option<String>,
+    pub skipped: bool,
+}
+
+/// Run every (selected) cell. Returns one outcome per cell; errors only for problems that
+/// stop the whole grid (e.g. an unwritable results folder).
+pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<Vec<CellOutcome>> {
+    let exp_dir = experiment_dir(exp, &opts.results_root);
+    std::fs::create_dir_all(&exp_dir).with_context(|| format!("cannot create results folder {}", exp_dir.display()))?;
+    probe_writable(&exp_dir)?;
+    let cells: Vec<&Cell> = exp.cells.iter().filter(|c| opts.only_cell.is_none_or(|i| i == c.index)).collect();
+    if let Some(i) = opts.only_cell {
+        anyhow::ensure!(!cells.is_empty(), "--cell {i}: the grid has cells 0..{}", exp.cells.len());
+    }
+    let mut data_cache: HashMap<String, LoadedData> = HashMap::new();
+    let mut outcomes = Vec::new();
+    for (pos, cell) in cells.iter().enumerate() {
+        let dir = exp_dir.join(&cell.id);
+        let label = describe(cell);
+        if cell_status(&dir).as_deref() == Some("completed") {
+            if !opts.quiet {
+                eprintln!("[{}/{}] cell {} {} {label}: already completed, skipped", pos + 1, cells.len(), cell.index, cell.id);
+            }
+            outcomes.push(CellOutcome { index: cell.index, trial_id: cell.id.clone(), status: "completed".into(), error: None, skipped: true });
+            continue;
+        }
+        if !opts.quiet {
+            eprintln!("[{}/{}] cell {} {} {label}", pos + 1, cells.len(), cell.index, cell.id);
+        }
+        let key = toml::to_string(&cell.config.data).unwrap_or_default();
+        let result = (|| -> Result<_> {
+            if !data_cache.contains_key(&key) {
+                data_cache.insert(key.clone(), LoadedData::load(&cell.config)?);
+            }
+            let data = &data_cache[&key];
+            match std::panic::catch_unwind(AssertUnwindSafe(|| run_cell(cell, exp.name(), &dir, data, CellOptions { quiet: opts.quiet }))) {
+                Ok(r) => r,
+                Err(panic) => {
+                    let msg = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_else(|| "panic".into());
+                    Err(anyhow::anyhow!("panicked: {msg}"))
+                }
+            }
+        })();
+        let outcome = match result {
+            Ok(report) => {
+                let summary = report
+                    .evals
+                    .iter()
+                    .filter(|e| e.epoch == report.evals.iter().map(|e| e.epoch).max().unwrap_or(0))
+                    .map(|e| match e.k {
+                        Some(k) => format!("{k}-NN {:.2}%", 100.0 * e.top1),
+                        None => format!("linear {:.2}%", 100.0 * e.top1),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                eprintln!(
+                    "cell {} {} {}: {} in {:.0} s; {summary}",
+                    cell.index,
+                    cell.id,
+                    label,
+                    report.run.status,
+                    report.run.wall_time_s.unwrap_or(0.0)
+                );
+                CellOutcome { index: cell.index, trial_id: cell.id.clone(), status: report.run.status.clone(), error: report.run.error.clone(), skipped: false }
+            }
+            Err(e) => {
+                let message = format!("{e:#}");
+                eprintln!("cell {} {} {label}: failed: {message}", cell.index, cell.id);
+                record_failure(cell, exp.name(), &dir, &message);
+                CellOutcome { index: cell.index, trial_id: cell.id.clone(), status: "failed".into(), error: Some(message), skipped: false }
+            }
+        };
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
+}
+
+/// Mark a cell failed on disk (best effort: the grid goes on either way).
+fn record_failure(cell: &Cell, experiment: &str, dir: &Path, message: &str) {
+    let _ = std::fs::create_dir_all(dir);
+    let row = RunRow {
+        trial_id: cell.id.clone(),
+        experiment: experiment.to_string(),
+        cell_index: cell.index as i64,
+        status: "failed".into(),
+        error: Some(message.to_string()),
+        started_at_ms: now_ms(),
+        finished_at_ms: Some(now_ms()),
+        wall_time_s: None,
+        diverged_step: None,
+        diverged_value: None,
+        backend: super::backend_name(&cell.config.device).into(),
+        lr_effective: cell.config.train.lr * cell.config.train.batch_size as f64 / 256.0,
+    };
+    if let Ok(mut df) = run_frame(&row, &cell.config) {
+        let _ = write_parquet_atomic(&dir.join("run.parquet"), &mut df);
+    }
+}
+
+fn probe_writable(dir: &Path) -> Result<()> {
+    let probe = dir.join(format!(".write-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"").with_context(|| format!("results folder {} is not writable", dir.display()))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
+
+/// `key=value` of the grid values that make a cell.
+pub fn describe(cell: &Cell) -> String {
+    cell.varying.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" ")
+}

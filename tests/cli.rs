@@ -1,0 +1,183 @@
+//! End to end through the `compmod` binary on real Fashion-MNIST images: a two-cell grid,
+//! the results folder against its schema, skip-if-done, divergence, and bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use compmod::results::read_parquet;
+use polars::prelude::*;
+
+fn compmod(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_compmod"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("COMPMOD_TRAIN__EPOCHS")
+        .output()
+        .expect("run compmod")
+}
+
+fn tiny_experiment(dir: &Path, name: &str, extra: &str) -> PathBuf {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/fashion-mnist");
+    assert!(data.is_dir(), "run `cargo run -- data fetch fashion-mnist` first (the test script does)");
+    let text = format!(
+        r#"name = "{name}"
+[data]
+root = "{}"
+image_size = 16
+train_subset = 512
+test_subset = 256
+[backbone]
+width = 8
+[method]
+proj_hidden = 32
+proj_dim = 16
+[compmod]
+hidden = 32
+[train]
+epochs = 2
+batch_size = 64
+max_steps_per_epoch = 3
+[eval]
+knn_k = [5, 20]
+linear_epochs = 2
+{extra}
+"#,
+        data.display()
+    );
+    let p = dir.join(format!("{name}.toml"));
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn trial_dirs(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn grid_runs_writes_schema_and_skips_done_cells() {
+    let d = tempfile::tempdir().unwrap();
+    let exp = tiny_experiment(d.path(), "tiny", "[grid]\n\"compmod.enabled\" = [false, true]\n");
+    let out = compmod(d.path(), &["run", exp.to_str().unwrap(), "--quiet"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("5-NN (%)") && stdout.contains("5-NN@0 (%)") && stdout.contains("linear (%)"), "{stdout}");
+
+    let trials = trial_dirs(&d.path().join("results/tiny"));
+    assert_eq!(trials.len(), 2);
+    let mut seen_enabled = Vec::new();
+    for t in &trials {
+        for f in ["config.toml", "run.parquet", "epochs.parquet", "evals.parquet"] {
+            assert!(t.join(f).is_file(), "{} missing", t.join(f).display());
+        }
+        let run = read_parquet(&t.join("run.parquet")).unwrap();
+        assert_eq!(run.height(), 1);
+        let id = t.file_name().unwrap().to_str().unwrap();
+        assert_eq!(run.column("trial_id").unwrap().str().unwrap().get(0), Some(id));
+        assert_eq!(run.column("status").unwrap().str().unwrap().get(0), Some("completed"));
+        assert_eq!(run.column("experiment").unwrap().str().unwrap().get(0), Some("tiny"));
+        assert_eq!(run.column("train.epochs").unwrap().dtype(), &DataType::Int64);
+        assert_eq!(run.column("train.lr").unwrap().dtype(), &DataType::Float64);
+        assert_eq!(run.column("method.name").unwrap().str().unwrap().get(0), Some("simclr"));
+        assert!(matches!(run.column("augment.view1.crop_scale").unwrap().dtype(), DataType::List(_)));
+        assert!(matches!(run.column("started_at").unwrap().dtype(), DataType::Datetime(_, _)));
+        let enabled = run.column("compmod.enabled").unwrap().bool().unwrap().get(0).unwrap();
+        let lambda1 = run.column("compmod.lambda1").unwrap();
+        assert_eq!(lambda1.dtype(), &DataType::Float64, "typed even when null");
+        assert_eq!(lambda1.null_count(), if enabled { 0 } else { 1 }, "a baseline's CompMod knobs are null");
+        seen_enabled.push(enabled);
+
+        let epochs = read_parquet(&t.join("epochs.parquet")).unwrap();
+        assert_eq!(epochs.column("epoch").unwrap().i64().unwrap().into_no_null_iter().collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(epochs.column("steps").unwrap().i64().unwrap().get(0), Some(3));
+        assert!(epochs.column("loss").unwrap().f64().unwrap().into_no_null_iter().all(f64::is_finite));
+        assert_eq!(epochs.column("loss_mcr").unwrap().null_count(), if enabled { 0 } else { 2 });
+        assert_eq!(epochs.column("series_max_norm").unwrap().dtype(), &DataType::Float64);
+
+        let evals = read_parquet(&t.join("evals.parquet")).unwrap();
+        // kNN with k = 5, 20 and the linear probe, at epoch 0 and at the last epoch.
+        assert_eq!(evals.height(), 6);
+        let protocol: Vec<&str> = evals.column("protocol").unwrap().str().unwrap().into_no_null_iter().collect();
+        assert_eq!(protocol, vec!["knn", "knn", "linear", "knn", "knn", "linear"]);
+        let k: Vec<Option<i64>> = evals.column("k").unwrap().i64().unwrap().into_iter().collect();
+        assert_eq!(k, vec![Some(5), Some(20), None, Some(5), Some(20), None]);
+        let epochs_col: Vec<i64> = evals.column("epoch").unwrap().i64().unwrap().into_no_null_iter().collect();
+        assert_eq!(epochs_col, vec![0, 0, 0, 2, 2, 2]);
+        // Ten balanced classes: far above chance even at epoch 0 on real images.
+        assert!(evals.column("top1").unwrap().f64().unwrap().into_no_null_iter().all(|a| (0.2..=1.0).contains(&a)));
+
+        // The resolved config re-runs alone as the same cell.
+        let plan = compmod(d.path(), &["plan", t.join("config.toml").to_str().unwrap()]);
+        let plan_out = String::from_utf8_lossy(&plan.stdout);
+        assert!(plan.status.success() && plan_out.contains(id) && plan_out.contains("completed"), "{plan_out}");
+    }
+    seen_enabled.sort();
+    assert_eq!(seen_enabled, vec![false, true]);
+
+    // A second run skips both cells and leaves their files byte for byte.
+    let before: Vec<Vec<u8>> = trials.iter().map(|t| std::fs::read(t.join("run.parquet")).unwrap()).collect();
+    let out = compmod(d.path(), &["run", exp.to_str().unwrap(), "--quiet"]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stderr).matches("already completed, skipped").count(), 2);
+    let after: Vec<Vec<u8>> = trials.iter().map(|t| std::fs::read(t.join("run.parquet")).unwrap()).collect();
+    assert_eq!(before, after);
+    let plan = compmod(d.path(), &["plan", exp.to_str().unwrap()]);
+    assert_eq!(String::from_utf8_lossy(&plan.stdout).matches("completed").count(), 2);
+}
+
+#[test]
+fn diverged_cell_is_recorded_and_the_grid_goes_on() {
+    let d = tempfile::tempdir().unwrap();
+    let exp = tiny_experiment(d.path(), "div", "[grid]\n\"train.lr\" = [0.1, 1e30]\n");
+    let out = compmod(d.path(), &["run", exp.to_str().unwrap(), "--quiet"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("1 of 2 cells did not complete") && stderr.contains("diverged: non-finite loss"), "{stderr}");
+    let mut statuses = Vec::new();
+    for t in trial_dirs(&d.path().join("results/div")) {
+        let run = read_parquet(&t.join("run.parquet")).unwrap();
+        let status = run.column("status").unwrap().str().unwrap().get(0).unwrap().to_string();
+        if status == "diverged" {
+            assert!(run.column("diverged_step").unwrap().i64().unwrap().get(0).unwrap() >= 1);
+            assert!(run.column("error").unwrap().str().unwrap().get(0).unwrap().contains("non-finite loss"));
+        }
+        statuses.push(status);
+    }
+    statuses.sort();
+    assert_eq!(statuses, vec!["completed", "diverged"]);
+}
+
+#[test]
+fn bad_input_fails_before_training_and_writes_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let exp = tiny_experiment(d.path(), "bad", "[train]\nwarmup_epoch = 1\n");
+    // The extra [train] table is a duplicate table: TOML itself rejects it, with a line.
+    let out = compmod(d.path(), &["run", exp.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("bad.toml:") && e.contains("TOML syntax error"), "{e}");
+
+    let p = d.path().join("typo.toml");
+    let text = std::fs::read_to_string(tiny_experiment(d.path(), "typo", "")).unwrap().replace("batch_size = 64", "bach_size = 64");
+    std::fs::write(&p, text).unwrap();
+    let out = compmod(d.path(), &["run", p.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("typo.toml:") && e.contains("key `train.bach_size`: unknown key; did you mean `train.batch_size`?"), "{e}");
+    assert!(!d.path().join("results").exists(), "a rejected file must not create results");
+
+    let out = compmod(d.path(), &["validate", p.to_str().unwrap(), exp.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let o = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(o.matches("error  ").count(), 2, "{o}");
+
+    // A missing data folder is named with the way to fetch it.
+    let missing = d.path().join("missing.toml");
+    std::fs::write(&missing, "name = \"missing\"\n[data]\nroot = \"nowhere\"\n").unwrap();
+    let out = compmod(d.path(), &["run", missing.to_str().unwrap(), "--quiet"]);
+    assert_eq!(out.status.code(), Some(1));
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("data folder nowhere does not exist") && e.contains("compmod data fetch fashion-mnist"), "{e}");
+}
