@@ -73,7 +73,7 @@ fn nudge<M: Module>(module: M, k: usize, delta: f64) -> M {
                 update_value(t, |inner| {
                     let shape = inner.shape();
                     let device = inner.device();
-                    let mut v: Vec<f64> = inner.into_data().convert::<f64>().into_vec().unwrap();
+                    let mut v: Vec<f64> = inner.into_data().convert::<f64>().try_into_vec().unwrap();
                     v[k] += delta;
                     Tensor::from_data(TensorData::new(v, shape), &device)
                 })
@@ -159,7 +159,7 @@ fn param_values<M: Module>(m: &M) -> Vec<f64> {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
             // Trainable parameters only: BatchNorm's running statistics are buffers.
             if param.val().is_require_grad() {
-                self.0.extend(param.val().into_data().convert::<f64>().into_vec::<f64>().unwrap());
+                self.0.extend(param.val().into_data().convert::<f64>().try_into_vec::<f64>().unwrap());
             }
         }
     }

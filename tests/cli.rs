@@ -99,9 +99,9 @@ fn grid_runs_writes_schema_and_skips_done_cells() {
         let evals = read_parquet(&t.join("evals.parquet")).unwrap();
         // kNN with k = 5, 20 and the linear probe, at epoch 0 and at the last epoch.
         assert_eq!(evals.height(), 6);
-        let protocol: Vec<&str> = evals.column("protocol").unwrap().str().unwrap().into_no_null_iter().collect();
+        let protocol: Vec<String> = (0..evals.height()).map(|i| evals.column("protocol").unwrap().str().unwrap().get(i).unwrap().to_string()).collect();
         assert_eq!(protocol, vec!["knn", "knn", "linear", "knn", "knn", "linear"]);
-        let k: Vec<Option<i64>> = evals.column("k").unwrap().i64().unwrap().into_iter().collect();
+        let k: Vec<Option<i64>> = (0..evals.height()).map(|i| evals.column("k").unwrap().i64().unwrap().get(i)).collect();
         assert_eq!(k, vec![Some(5), Some(20), None, Some(5), Some(20), None]);
         let epochs_col: Vec<i64> = evals.column("epoch").unwrap().i64().unwrap().into_no_null_iter().collect();
         assert_eq!(epochs_col, vec![0, 0, 0, 2, 2, 2]);

@@ -20,7 +20,7 @@ fn flat(v: &Value) -> Vec<f64> {
 }
 
 fn values(t: Tensor<2>) -> Vec<f64> {
-    t.into_data().convert::<f64>().into_vec().unwrap()
+    t.into_data().convert::<f64>().try_into_vec().unwrap()
 }
 
 fn fixtures() -> Value {

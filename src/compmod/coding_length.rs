@@ -108,7 +108,7 @@ pub fn series_terms(a: Tensor<2>, b: Tensor<2>, lambda: f64, order: usize) -> (T
 impl SeriesCheck {
     pub fn observe(&mut self, x: Tensor<2>) {
         let n = x.dims()[0];
-        let data: Vec<f32> = x.into_data().convert::<f32>().into_vec().expect("f32 data");
+        let data: Vec<f32> = x.into_data().convert::<f32>().try_into_vec().expect("f32 data");
         self.max_norm = self.max_norm.max(spectral_norm(&data, n));
     }
 }

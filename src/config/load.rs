@@ -17,8 +17,6 @@ use toml::{Table, Value};
 use super::schema::ExperimentConfig;
 use super::validate::validate_ranges;
 
-/// Top-level keys of an experiment file that are not part of a cell's config.
-const FILE_ONLY_KEYS: &[&str] = &["include", "grid", "reference", "description"];
 
 /// Where a key was set: a file and line, or another layer.
 #[derive(Debug, Clone, PartialEq)]
@@ -428,7 +426,18 @@ fn check_value(
 }
 
 fn unknown_key_message(key: &str, keys: &[String]) -> String {
-    match nearest_key(key, keys) {
+    // Suggest sections too (`[trian]` → `train`), not only leaf keys.
+    let mut candidates = keys.to_vec();
+    for k in keys {
+        let mut prefix = k.as_str();
+        while let Some((head, _)) = prefix.rsplit_once('.') {
+            candidates.push(head.to_string());
+            prefix = head;
+        }
+    }
+    candidates.sort();
+    candidates.dedup();
+    match nearest_key(key, &candidates) {
         Some(n) => format!("unknown key; did you mean `{n}`?"),
         None => "unknown key (see README.md for every valid key)".to_string(),
     }

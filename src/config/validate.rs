@@ -26,9 +26,6 @@ pub fn validate_ranges(c: &ExperimentConfig) -> Vec<(String, String)> {
     need(c.method.temperature > 0.0, "method.temperature", format!("expected > 0, found {}", c.method.temperature));
     need(c.method.proj_hidden >= 1, "method.proj_hidden", "expected >= 1".into());
     need(c.method.proj_dim >= 2, "method.proj_dim", "expected >= 2".into());
-    for (name, v) in [("view1", &c.augment.view1), ("view2", &c.augment.view2)] {
-        errs_view(&format!("augment.{name}"), v, &mut errs);
-    }
     let m = &c.compmod;
     need(m.lambda1 >= 0.0, "compmod.lambda1", format!("expected >= 0, found {}", m.lambda1));
     need(m.lambda2 >= 0.0, "compmod.lambda2", format!("expected >= 0, found {}", m.lambda2));
@@ -54,6 +51,9 @@ pub fn validate_ranges(c: &ExperimentConfig) -> Vec<(String, String)> {
     need(e.knn_temperature > 0.0, "eval.knn_temperature", "expected > 0".into());
     need(e.linear_lr > 0.0, "eval.linear_lr", "expected > 0".into());
     need(e.linear_batch_size >= 1, "eval.linear_batch_size", "expected >= 1".into());
+    for (name, v) in [("view1", &c.augment.view1), ("view2", &c.augment.view2)] {
+        errs_view(&format!("augment.{name}"), v, &mut errs);
+    }
     errs
 }
 

@@ -31,7 +31,7 @@ pub fn knn_top1(
     for start in (0..nq).step_by(chunk) {
         let b = chunk.min(nq - start);
         let q = Tensor::<2>::from_data(TensorData::new(query[start * d..(start + b) * d].to_vec(), [b, d]), device);
-        let sims: Vec<f32> = q.matmul(bank_t.clone()).into_data().convert::<f32>().into_vec().expect("f32");
+        let sims: Vec<f32> = q.matmul(bank_t.clone()).into_data().convert::<f32>().try_into_vec().expect("f32");
         for r in 0..b {
             let row = &sims[r * nb..(r + 1) * nb];
             let mut idx: Vec<usize> = (0..nb).collect();

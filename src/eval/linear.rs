@@ -73,7 +73,7 @@ impl LinearProbe {
         let probe = probe.valid();
         let nt = test_labels.len();
         let logits = probe.fc.forward(Tensor::<2>::from_data(TensorData::new(test, [nt, d]), device));
-        let pred: Vec<i64> = logits.argmax(1).into_data().convert::<i64>().into_vec().expect("i64");
+        let pred: Vec<i64> = logits.argmax(1).into_data().convert::<i64>().try_into_vec().expect("i64");
         let correct = pred.iter().zip(test_labels).filter(|(p, t)| **p == **t as i64).count();
         correct as f64 / nt.max(1) as f64
     }

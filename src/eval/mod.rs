@@ -19,7 +19,7 @@ pub fn extract_features(backbone: &Backbone, data: &[f32], n: usize, channels: u
         let b = batch.min(n - start);
         let x = Tensor::<4>::from_data(TensorData::new(data[start * per..(start + b) * per].to_vec(), [b, channels, side, side]), device);
         let h = net.forward(x, Mode::Eval);
-        out.extend(h.into_data().convert::<f32>().into_vec::<f32>().expect("f32 features"));
+        out.extend(h.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 features"));
     }
     out
 }

@@ -26,8 +26,11 @@ fn config_columns(df: &DataFrame) -> Vec<String> {
 }
 
 fn cell_value(df: &DataFrame, name: &str) -> String {
-    match df.column(name).and_then(|c| c.get(0)) {
-        Ok(AnyValue::String(s)) => s.to_string(),
+    let Ok(column) = df.column(name) else { return "-".into() };
+    if let Ok(s) = column.str() {
+        return s.get(0).unwrap_or("-").to_string();
+    }
+    match column.get(0) {
         Ok(AnyValue::Null) | Err(_) => "-".into(),
         Ok(v) => v.to_string(),
     }

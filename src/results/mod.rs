@@ -168,7 +168,7 @@ pub fn write_parquet_atomic(path: &Path, df: &mut DataFrame) -> Result<()> {
     let dir = path.parent().context("parquet path has no folder")?;
     let tmp = dir.join(format!(".{}.tmp", path.file_name().unwrap().to_string_lossy()));
     let file = File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-    ParquetWriter::new(&file).finish(df).with_context(|| format!("cannot write {}", tmp.display()))?;
+    ParquetWriter::new(&file).finish(df).map_err(anyhow::Error::from).with_context(|| format!("cannot write {}", tmp.display()))?;
     file.sync_all()?;
     drop(file);
     std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} into place", path.display()))?;
@@ -190,5 +190,5 @@ pub fn write_text_atomic(path: &Path, text: &str) -> Result<()> {
 
 pub fn read_parquet(path: &Path) -> Result<DataFrame> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    ParquetReader::new(file).finish().with_context(|| format!("cannot read {}", path.display()))
+    ParquetReader::new(file).finish().map_err(anyhow::Error::from).with_context(|| format!("cannot read {}", path.display()))
 }

@@ -93,7 +93,7 @@ fn embedding_std(net: &SslNet, data: &LoadedData, device: &Device) -> f64 {
     let x = Tensor::<4>::from_data(TensorData::new(data.test_eval[..n * per].to_vec(), [n, c, data.side, data.side]), device);
     let (_, z) = net.valid().forward(x, Mode::Eval);
     let dim = z.dims()[1];
-    let mut z: Vec<f32> = z.into_data().convert::<f32>().into_vec().expect("f32");
+    let mut z: Vec<f32> = z.into_data().convert::<f32>().try_into_vec().expect("f32");
     l2_normalize_rows(&mut z, dim);
     (0..dim)
         .map(|j| {

@@ -119,7 +119,7 @@ pub fn flatten_grads<M: Module>(module: &M, grads: &GradientsParams) -> Vec<f64>
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
             let n = param.val().shape().num_elements();
             match self.grads.get::<D>(param.id) {
-                Some(g) => self.out.extend(g.into_data().convert::<f64>().into_vec::<f64>().expect("f64")),
+                Some(g) => self.out.extend(g.into_data().convert::<f64>().try_into_vec::<f64>().expect("f64")),
                 None => self.out.extend(std::iter::repeat_n(0.0, n)),
             }
         }
