@@ -15,6 +15,12 @@ use compmod::model::{Mlp, Mode, SslNet};
 use compmod::train::optim::{Optimizer, OptimizerConfig};
 use compmod::train::params::{flatten_grads, update_value};
 
+/// The finite-difference radius of these checks. SPEC.md's 0.01 is sized for real networks;
+/// on this 300-parameter model a step of norm 0.01 crosses ReLU kinks and the central
+/// difference stops being local (measured: 46x off), so the formula is pinned at 1e-5 in
+/// float64, where it agrees with brute force to ~1e-7.
+const FD_RADIUS: f64 = 1e-5;
+
 fn device() -> Device {
     static INIT: std::sync::Once = std::sync::Once::new();
     INIT.call_once(|| {
@@ -41,7 +47,7 @@ fn setup(mode: CompModMode, lambda1: f64, lambda2: f64) -> Setup {
     cfg.backbone.width = 4;
     cfg.method.proj_hidden = 8;
     cfg.method.proj_dim = 4;
-    cfg.compmod = CompModConfig { enabled: true, mode, lambda1, lambda2, hidden: 8, eps2: 0.5, lambda_warmup_factor: 1.0, ..CompModConfig::default() };
+    cfg.compmod = CompModConfig { enabled: true, mode, lambda1, lambda2, hidden: 8, eps2: 4.0, fd_radius: FD_RADIUS, lambda_warmup_factor: 1.0, ..CompModConfig::default() };
     let net = SslNet::new(&cfg, 1, &ad);
     let fusion = Mlp::new(fusion_input_dim(cfg.compmod.fusion, net.backbone.out_dim, 4), 8, 4, &ad);
     let cm = CompModState { cfg: cfg.compmod.clone(), fusion, meta_opt: Optimizer::new(OptimizerConfig::new(OptimizerName::Adam, 0.9, 0.0)) };
@@ -99,8 +105,8 @@ fn spec_checks_on_the_bilevel_step() {
     let mut s = setup(CompModMode::Bilevel, 2.0, 0.5);
     // One real step first, so the virtual step carries momentum as the real one would.
     let warm = s.cm.level_one(&s.net, s.method.as_ref(), s.x1.clone(), s.x2.clone(), &s.cl);
-    s.net = s.opt.step(s.net.clone(), &warm.grads_p, 0.5);
-    let lr = 0.5;
+    s.net = s.opt.step(s.net.clone(), &warm.grads_p, 0.05);
+    let lr = 0.2;
     let level_one = s.cm.level_one(&s.net, s.method.as_ref(), s.x1.clone(), s.x2.clone(), &s.cl);
     let meta = s.cm.meta_gradient(&s.net, &s.opt, s.method.as_ref(), &level_one, s.x1.clone(), s.x2.clone(), lr, &s.cl);
     let estimate = flatten_grads(&s.cm.fusion, &meta);
@@ -115,12 +121,17 @@ fn spec_checks_on_the_bilevel_step() {
     let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
     let diff: Vec<f64> = estimate.iter().zip(&brute).map(|(a, b)| a - b).collect();
     let rel = norm(&diff) / norm(&brute);
-    assert!(norm(&brute) > 1e-3, "the check needs a non-trivial meta-gradient, got {}", norm(&brute));
-    assert!(rel < 1e-3, "finite-difference meta-gradient vs brute force: relative error {rel:.2e}");
-    // The second-order term matters: dropping it (first-order) is measurably different.
     let first_order: Vec<f64> = flatten_grads(&s.cm.fusion, &level_one.grads_xi);
     let fo_diff: Vec<f64> = first_order.iter().zip(&brute).map(|(a, b)| a - b).collect();
-    assert!(norm(&fo_diff) / norm(&brute) > 10.0 * rel, "the finite-difference term changed nothing");
+    // Compare the second-order parts on their own: the finite-difference term against the
+    // brute-force derivative minus the (exact, autodiff) λ2·∇L_comp part.
+    let fd_term: Vec<f64> = estimate.iter().zip(&first_order).map(|(a, b)| a - b).collect();
+    let rel_second = norm(&diff) / norm(&fo_diff);
+    eprintln!("meta-gradient: |brute| {:.3e}, |second-order part| {:.3e}, |fd term| {:.3e}, relative error {rel:.2e} (whole), {rel_second:.2e} (second-order part)", norm(&brute), norm(&fo_diff), norm(&fd_term));
+    assert!(norm(&brute) > 1e-3, "the check needs a non-trivial meta-gradient, got {}", norm(&brute));
+    assert!(rel < 1e-3, "finite-difference meta-gradient vs brute force: relative error {rel:.2e}");
+    assert!(norm(&fo_diff) > 1e-6, "the second-order part is too small to test");
+    assert!(rel_second < 1e-2, "finite-difference term vs brute-force second-order part: relative error {rel_second:.2e}");
 
     // --- Level routing. ---
     // L_comp never reaches θ, φ: with λ1 = 0 the P-gradient is exactly ∇ L_ssl.

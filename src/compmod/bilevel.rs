@@ -6,7 +6,7 @@
 //!    because L_mcr sees ξ as constants and L_comp sees ĥ as a constant.
 //! 2. The virtual step P' = the model optimiser's step from ∇_P L1 (not committed);
 //!    v = ∇_{P'} L_ssl(P').
-//! 3. The finite-difference term −α·[∇_ξ L1(P + r·v) − ∇_ξ L1(P − r·v)] / (2r), r = 0.01/‖v‖,
+//! 3. The finite-difference term −α·[∇_ξ L1(P + r·v) − ∇_ξ L1(P − r·v)] / (2r), r = fd_radius/‖v‖ (0.01 by default),
 //!    from two forwards without autodiff in the backbone and backwards into g_ξ only.
 //! 4. Real steps of P (with the same ∇_P L1) and of ξ.
 
@@ -143,7 +143,7 @@ impl CompModState {
         if v_norm == 0.0 || !v_norm.is_finite() {
             return GradientsParams::new();
         }
-        let r = 0.01 / v_norm;
+        let r = self.cfg.fd_radius / v_norm;
         let (x1_inner, x2_inner) = (x1.inner(), x2.inner());
         let plus = self.xi_grad_at(&perturbed(net.clone(), &v, r), x1_inner.clone(), x2_inner.clone(), cl);
         let minus = self.xi_grad_at(&perturbed(net.clone(), &v, -r), x1_inner, x2_inner, cl);

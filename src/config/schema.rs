@@ -267,6 +267,8 @@ pub struct CompModConfig {
     pub meta_lr: f64,
     pub meta_optimizer: OptimizerName,
     pub mode: CompModMode,
+    /// r = fd_radius / ‖v‖ in the finite-difference meta-gradient (SPEC.md: 0.01, as DARTS).
+    pub fd_radius: f64,
     /// Stop L_mcr's gradient from reaching θ through Ẑ.
     pub detach_comprehensive: bool,
     pub fusion: Fusion,
@@ -289,6 +291,7 @@ impl Default for CompModConfig {
             meta_lr: 1e-3,
             meta_optimizer: OptimizerName::Adam,
             mode: CompModMode::Bilevel,
+            fd_radius: 0.01,
             detach_comprehensive: false,
             fusion: Fusion::Concat,
             lambda_warmup_factor: 8.0,

@@ -32,6 +32,7 @@ pub fn validate_ranges(c: &ExperimentConfig) -> Vec<(String, String)> {
     need((1..=12).contains(&m.order), "compmod.order", format!("expected 1..=12 series terms, found {}", m.order));
     need(m.eps2 > 0.0, "compmod.eps2", format!("expected > 0, found {}", m.eps2));
     need(m.hidden >= 1, "compmod.hidden", "expected >= 1".into());
+    need(m.fd_radius > 0.0, "compmod.fd_radius", format!("expected > 0, found {}", m.fd_radius));
     need(m.meta_lr > 0.0, "compmod.meta_lr", format!("expected > 0, found {}", m.meta_lr));
     need(m.lambda_warmup_factor >= 1.0, "compmod.lambda_warmup_factor",
         format!("expected >= 1 (1 = no warm-up), found {}", m.lambda_warmup_factor));

@@ -55,9 +55,7 @@ pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<Vec<CellOut
         let dir = exp_dir.join(&cell.id);
         let label = describe(cell);
         if cell_status(&dir).as_deref() == Some("completed") {
-            if !opts.quiet {
-                eprintln!("[{}/{}] cell {} {} {label}: already completed, skipped", pos + 1, cells.len(), cell.index, cell.id);
-            }
+            eprintln!("[{}/{}] cell {} {} {label}: already completed, skipped", pos + 1, cells.len(), cell.index, cell.id);
             outcomes.push(CellOutcome { index: cell.index, trial_id: cell.id.clone(), status: "completed".into(), error: None, skipped: true });
             continue;
         }
