@@ -81,6 +81,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
     match command {
         Command::Run { file, set, results, cell, quiet } => {
             let exp = load_experiment(&file, &Overrides::from_env_and_args(set))?;
+            exp.warnings.iter().for_each(|w| eprintln!("warning: {w}"));
             let opts = RunOptions { results_root: results.clone(), quiet, only_cell: cell };
             let outcomes = run_experiment(&exp, &opts)?;
             let exp_dir = experiment_dir(&exp, &results);
@@ -102,6 +103,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Plan { file, set, results } => {
             let exp = load_experiment(&file, &Overrides::from_env_and_args(set))?;
             let dir = experiment_dir(&exp, &results);
+            exp.warnings.iter().for_each(|w| eprintln!("warning: {w}"));
             println!("{}: {} cell(s), results in {}", file.display(), exp.cells.len(), dir.display());
             for c in &exp.cells {
                 let status = cell_status(&dir.join(&c.id)).unwrap_or_else(|| "not run".into());
@@ -118,7 +120,10 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             let mut bad = 0;
             for f in &files {
                 match load_experiment(f, &Overrides::from_env_and_args(vec![])) {
-                    Ok(exp) => println!("ok     {} ({} cell(s))", f.display(), exp.cells.len()),
+                    Ok(exp) => {
+                        println!("ok     {} ({} cell(s))", f.display(), exp.cells.len());
+                        exp.warnings.iter().for_each(|w| println!("       warning: {w}"));
+                    }
                     Err(e) => {
                         bad += 1;
                         println!("error  {}", f.display());

@@ -48,7 +48,7 @@ fn setup(mode: CompModMode, lambda1: f64, lambda2: f64) -> Setup {
     cfg.method.proj_hidden = 8;
     cfg.method.proj_dim = 4;
     cfg.compmod = CompModConfig { enabled: true, mode, lambda1, lambda2, hidden: 8, eps2: 4.0, fd_radius: FD_RADIUS, lambda_warmup_factor: 1.0, ..CompModConfig::default() };
-    let net = SslNet::new(&cfg, 1, &ad);
+    let net = SslNet::new(&cfg, 1, false, &ad);
     let fusion = Mlp::new(fusion_input_dim(cfg.compmod.fusion, net.backbone.out_dim, 4), 8, 4, &ad);
     let cm = CompModState { cfg: cfg.compmod.clone(), fusion, meta_opt: Optimizer::new(OptimizerConfig::new(OptimizerName::Adam, 0.9, 0.0)) };
     let img = |phase: f64| -> Tensor<4> {
@@ -92,11 +92,11 @@ fn nudge<M: Module>(module: M, k: usize, delta: f64) -> M {
 /// L2(ξ) = L_ssl(P'(ξ)) + λ2 L_comp(ξ), recomputed from scratch (no finite differences
 /// inside): level one at (P, ξ), the virtual step, a forward at P'.
 fn l2(s: &Setup, cm: &CompModState, lr: f64) -> f64 {
-    let LevelOne { grads_p, stats, .. } = cm.level_one(&s.net, s.method.as_ref(), s.x1.clone(), s.x2.clone(), &s.cl);
+    let LevelOne { grads_p, stats, .. } = cm.level_one(&s.net, s.method.as_ref(), s.x1.clone(), s.x2.clone(), None, &s.cl);
     let (virtual_net, _) = s.opt.propose(s.net.clone(), &grads_p, lr);
     let (_, z1) = virtual_net.forward(s.x1.clone(), Mode::TrainFrozenStats);
     let (_, z2) = virtual_net.forward(s.x2.clone(), Mode::TrainFrozenStats);
-    scalar(&s.method.loss(z1, z2)) + cm.cfg.lambda2 * stats.comp.unwrap()
+    scalar(&s.method.loss(&virtual_net, z1, z2, None, Mode::TrainFrozenStats)) + cm.cfg.lambda2 * stats.comp.unwrap()
 }
 
 #[test]
@@ -104,11 +104,11 @@ fn spec_checks_on_the_bilevel_step() {
     // --- Meta-gradient: finite-difference estimate vs brute force on every ξ scalar. ---
     let mut s = setup(CompModMode::Bilevel, 2.0, 0.5);
     // One real step first, so the virtual step carries momentum as the real one would.
-    let warm = s.cm.level_one(&s.net, s.method.as_ref(), s.x1.clone(), s.x2.clone(), &s.cl);
+    let warm = s.cm.level_one(&s.net, s.method.as_ref(), s.x1.clone(), s.x2.clone(), None, &s.cl);
     s.net = s.opt.step(s.net.clone(), &warm.grads_p, 0.05);
     let lr = 0.2;
-    let level_one = s.cm.level_one(&s.net, s.method.as_ref(), s.x1.clone(), s.x2.clone(), &s.cl);
-    let meta = s.cm.meta_gradient(&s.net, &s.opt, s.method.as_ref(), &level_one, s.x1.clone(), s.x2.clone(), lr, &s.cl);
+    let level_one = s.cm.level_one(&s.net, s.method.as_ref(), s.x1.clone(), s.x2.clone(), None, &s.cl);
+    let meta = s.cm.meta_gradient(&s.net, &s.opt, s.method.as_ref(), &level_one, s.x1.clone(), s.x2.clone(), None, lr, &s.cl);
     let estimate = flatten_grads(&s.cm.fusion, &meta);
     let delta = 1e-5;
     let mut brute = Vec::new();
@@ -136,10 +136,10 @@ fn spec_checks_on_the_bilevel_step() {
     // --- Level routing. ---
     // L_comp never reaches θ, φ: with λ1 = 0 the P-gradient is exactly ∇ L_ssl.
     let s = setup(CompModMode::Bilevel, 0.0, 3.0);
-    let lo = s.cm.level_one(&s.net, s.method.as_ref(), s.x1.clone(), s.x2.clone(), &s.cl);
+    let lo = s.cm.level_one(&s.net, s.method.as_ref(), s.x1.clone(), s.x2.clone(), None, &s.cl);
     let (_, z1) = s.net.forward(s.x1.clone(), Mode::TrainFrozenStats);
     let (_, z2) = s.net.forward(s.x2.clone(), Mode::TrainFrozenStats);
-    let mut g = s.method.loss(z1, z2).backward();
+    let mut g = s.method.loss(&s.net, z1, z2, None, Mode::TrainFrozenStats).backward();
     let base = flatten_grads(&s.net, &GradientsParams::from_module(&mut g, &s.net));
     let got = flatten_grads(&s.net, &lo.grads_p);
     let worst = got.iter().zip(&base).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
@@ -148,18 +148,18 @@ fn spec_checks_on_the_bilevel_step() {
     // Level 1 never changes ξ: with λ2 = 0 and first-order mode, ξ gets no gradient and a
     // full step leaves it as it was while θ, φ move.
     let mut s = setup(CompModMode::FirstOrder, 5.0, 0.0);
-    let lo = s.cm.level_one(&s.net, s.method.as_ref(), s.x1.clone(), s.x2.clone(), &s.cl);
+    let lo = s.cm.level_one(&s.net, s.method.as_ref(), s.x1.clone(), s.x2.clone(), None, &s.cl);
     assert_eq!(norm(&flatten_grads(&s.cm.fusion, &lo.grads_xi)), 0.0, "L_mcr reached ξ at level 1");
     let before_xi = param_values(&s.cm.fusion);
     let before_p = param_values(&s.net);
-    let (net, stats) = s.cm.step(s.net.clone(), &mut s.opt, s.method.as_ref(), s.x1.clone(), s.x2.clone(), 0.1, &s.cl);
+    let (net, stats) = s.cm.step(s.net.clone(), &mut s.opt, s.method.as_ref(), s.x1.clone(), s.x2.clone(), None, 0.1, &s.cl);
     assert!(stats.loss.is_finite());
     assert_eq!(param_values(&s.cm.fusion), before_xi, "ξ changed in a step whose level 2 has no gradient");
     assert_ne!(param_values(&net), before_p, "θ, φ did not move");
     // In bi-level mode the full step moves ξ as well.
     let mut s = setup(CompModMode::Bilevel, 1.0, 1.0);
     let before_xi = param_values(&s.cm.fusion);
-    let (_, stats) = s.cm.step(s.net.clone(), &mut s.opt, s.method.as_ref(), s.x1.clone(), s.x2.clone(), 0.1, &s.cl);
+    let (_, stats) = s.cm.step(s.net.clone(), &mut s.opt, s.method.as_ref(), s.x1.clone(), s.x2.clone(), None, 0.1, &s.cl);
     assert!(stats.meta_grad_norm.unwrap() > 0.0);
     assert_ne!(param_values(&s.cm.fusion), before_xi);
 }

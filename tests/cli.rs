@@ -182,3 +182,27 @@ fn bad_input_fails_before_training_and_writes_nothing() {
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(e.contains("data folder nowhere does not exist") && e.contains("compmod data fetch fashion-mnist"), "{e}");
 }
+
+#[test]
+fn every_method_runs_with_and_without_compmod() {
+    let d = tempfile::tempdir().unwrap();
+    let exp = tiny_experiment(d.path(), "methods", "[grid]\n\"method.name\" = [\"simclr\", \"byol\", \"barlow\"]\n\"compmod.enabled\" = [false, true]\n");
+    let out = compmod(d.path(), &["run", exp.to_str().unwrap(), "--quiet"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let trials = trial_dirs(&d.path().join("results/methods"));
+    assert_eq!(trials.len(), 6);
+    let mut methods = Vec::new();
+    for t in &trials {
+        let run = read_parquet(&t.join("run.parquet")).unwrap();
+        assert_eq!(run.column("status").unwrap().str().unwrap().get(0), Some("completed"));
+        assert_eq!(run.column("eval_network").unwrap().str().unwrap().get(0), Some("online"));
+        methods.push(run.column("method.name").unwrap().str().unwrap().get(0).unwrap().to_string());
+        let epochs = read_parquet(&t.join("epochs.parquet")).unwrap();
+        let rank = epochs.column("z_effective_rank").unwrap().f64().unwrap().get(1).unwrap();
+        assert!((1.0..=16.0).contains(&rank), "effective rank {rank} of 16-d embeddings");
+        assert!(epochs.column("loss").unwrap().f64().unwrap().into_no_null_iter().all(f64::is_finite));
+    }
+    methods.sort();
+    assert_eq!(methods, vec!["barlow", "barlow", "byol", "byol", "simclr", "simclr"]);
+}

@@ -163,11 +163,23 @@ fn toml_syntax_errors_have_a_line() {
 #[test]
 fn shipped_experiments_validate() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
-    for name in ["quickstart.toml", "presets/small_images.toml"] {
+    for name in ["quickstart.toml", "fmnist_methods.toml", "presets/small_images.toml", "presets/simclr_views.toml", "presets/byol_views.toml"] {
         let exp = load_experiment(&root.join(name), &Overrides::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(!exp.cells.is_empty());
     }
     let q = load_experiment(&root.join("quickstart.toml"), &Overrides::default()).unwrap();
     assert_eq!(q.cells.len(), 2);
     assert_eq!(q.cells[1].config.augment.view1.crop_scale, [0.2, 1.0], "the preset include applies");
+}
+
+#[test]
+fn byol_tau_is_checked_and_warned() {
+    let d = tempfile::tempdir().unwrap();
+    let p = write(d.path(), "t.toml", "[method]\nname = \"byol\"\nbase_tau = 1.5\n");
+    let e = err_text(&p, &Overrides::default());
+    assert!(e.contains(":3: key `method.base_tau`: expected 0 <= base_tau <= 1"), "{e}");
+    let p = write(d.path(), "w.toml", "[method]\nname = \"byol\"\nbase_tau = 0.5\n");
+    let exp = load_experiment(&p, &Overrides::default()).unwrap();
+    assert_eq!(exp.warnings.len(), 1);
+    assert!(exp.warnings[0].contains("tau is the weight on the old target"), "{:?}", exp.warnings);
 }

@@ -15,7 +15,7 @@ use burn::tensor::Tensor;
 
 use super::coding_length::{CodingLength, SeriesCheck};
 use crate::config::{CompModConfig, CompModMode, Fusion};
-use crate::method::BaseMethod;
+use crate::method::{BaseMethod, Targets};
 use crate::model::{Mlp, Mode, SslNet};
 use crate::train::optim::Optimizer;
 use crate::train::params::{combine, detached, grad_sq_norm, perturbed};
@@ -72,11 +72,11 @@ pub fn scalar(t: &Tensor<1>) -> f64 {
 
 impl CompModState {
     /// Step 1: one forward at (P, ξ) and one backward.
-    pub fn level_one(&self, net: &SslNet, method: &dyn BaseMethod, x1: Tensor<4>, x2: Tensor<4>, cl: &CodingLength) -> LevelOne {
+    pub fn level_one(&self, net: &SslNet, method: &dyn BaseMethod, x1: Tensor<4>, x2: Tensor<4>, targets: Option<&Targets>, cl: &CodingLength) -> LevelOne {
         let c = &self.cfg;
         let (h1, z1) = net.forward(x1, Mode::Train);
         let (h2, z2) = net.forward(x2, Mode::Train);
-        let l_ssl = method.loss(z1.clone(), z2.clone());
+        let l_ssl = method.loss(net, z1.clone(), z2.clone(), targets, Mode::Train);
         let hhat = fuse(c.fusion, h1, h2, z1.clone(), z2.clone());
         let mut series = SeriesCheck::default();
         let (total, l_mcr, l_comp) = if c.mode == CompModMode::Joint {
@@ -130,6 +130,7 @@ impl CompModState {
         level_one: &LevelOne,
         x1: Tensor<4>,
         x2: Tensor<4>,
+        targets: Option<&Targets>,
         lr: f64,
         cl: &CodingLength,
     ) -> GradientsParams {
@@ -137,7 +138,7 @@ impl CompModState {
         let (virtual_net, _) = opt.propose(net.clone(), &level_one.grads_p, lr);
         let (_, z1) = virtual_net.forward(x1.clone(), Mode::TrainFrozenStats);
         let (_, z2) = virtual_net.forward(x2.clone(), Mode::TrainFrozenStats);
-        let mut grads = method.loss(z1, z2).backward();
+        let mut grads = method.loss(&virtual_net, z1, z2, targets, Mode::TrainFrozenStats).backward();
         let v = GradientsParams::from_module(&mut grads, &virtual_net);
         let v_norm = grad_sq_norm(&virtual_net, &v).sqrt();
         if v_norm == 0.0 || !v_norm.is_finite() {
@@ -160,12 +161,13 @@ impl CompModState {
         level_one: &LevelOne,
         x1: Tensor<4>,
         x2: Tensor<4>,
+        targets: Option<&Targets>,
         lr: f64,
         cl: &CodingLength,
     ) -> GradientsParams {
         match self.cfg.mode {
             CompModMode::Bilevel => {
-                let fd = self.second_order_term(net, opt, method, level_one, x1, x2, lr, cl);
+                let fd = self.second_order_term(net, opt, method, level_one, x1, x2, targets, lr, cl);
                 combine(&self.fusion, 1.0, &level_one.grads_xi, 1.0, &fd)
             }
             CompModMode::FirstOrder | CompModMode::Joint => combine(&self.fusion, 1.0, &level_one.grads_xi, 0.0, &GradientsParams::new()),
@@ -180,15 +182,16 @@ impl CompModState {
         method: &dyn BaseMethod,
         x1: Tensor<4>,
         x2: Tensor<4>,
+        targets: Option<&Targets>,
         lr: f64,
         cl: &CodingLength,
     ) -> (SslNet, StepStats) {
-        let level_one = self.level_one(&net, method, x1.clone(), x2.clone(), cl);
+        let level_one = self.level_one(&net, method, x1.clone(), x2.clone(), targets, cl);
         let mut stats = level_one.stats.clone();
         if !stats.loss.is_finite() {
             return (net, stats);
         }
-        let meta = self.meta_gradient(&net, opt, method, &level_one, x1, x2, lr, cl);
+        let meta = self.meta_gradient(&net, opt, method, &level_one, x1, x2, targets, lr, cl);
         stats.meta_grad_norm = Some(grad_sq_norm(&self.fusion, &meta).sqrt());
         let net = opt.step(net, &level_one.grads_p, lr);
         let fusion = self.fusion.clone();
@@ -198,10 +201,10 @@ impl CompModState {
 }
 
 /// A base-method step without CompMod.
-pub fn base_step(net: SslNet, opt: &mut Optimizer, method: &dyn BaseMethod, x1: Tensor<4>, x2: Tensor<4>, lr: f64) -> (SslNet, StepStats) {
+pub fn base_step(net: SslNet, opt: &mut Optimizer, method: &dyn BaseMethod, x1: Tensor<4>, x2: Tensor<4>, targets: Option<&Targets>, lr: f64) -> (SslNet, StepStats) {
     let (_, z1) = net.forward(x1, Mode::Train);
     let (_, z2) = net.forward(x2, Mode::Train);
-    let loss = method.loss(z1, z2);
+    let loss = method.loss(&net, z1, z2, targets, Mode::Train);
     let value = scalar(&loss);
     let stats = StepStats { loss: value, ssl: value, ..Default::default() };
     if !value.is_finite() {

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use toml::{Table, Value};
 
 use super::schema::ExperimentConfig;
-use super::validate::validate_ranges;
+use super::validate::{validate_ranges, warnings};
 
 
 /// Where a key was set: a file and line, or another layer.
@@ -543,6 +543,8 @@ pub struct Cell {
 pub struct Experiment {
     pub file: ExperimentFile,
     pub cells: Vec<Cell>,
+    /// Legal but suspicious values, one line each (e.g. a low BYOL τ), deduplicated.
+    pub warnings: Vec<String>,
 }
 
 impl Experiment {
@@ -620,6 +622,7 @@ pub fn load_experiment(path: &Path, overrides: &Overrides) -> Result<Experiment>
     }
 
     let mut cells = Vec::new();
+    let mut warning_lines = Vec::new();
     for (index, varying) in combos.into_iter().enumerate() {
         let mut figment = Figment::from(Serialized::defaults(ExperimentConfig::default()))
             .merge(Serialized::globals(file.layer.table.clone()));
@@ -661,6 +664,12 @@ pub fn load_experiment(path: &Path, overrides: &Overrides) -> Result<Experiment>
         if !range_errors.is_empty() {
             return Err(ConfigErrors(range_errors));
         }
+        for (key, why) in warnings(&config) {
+            let line = format!("{}: key `{key}`: {why}", origin_of(&key));
+            if !warning_lines.contains(&line) {
+                warning_lines.push(line);
+            }
+        }
         let id = cell_id(&config);
         cells.push(Cell { index, id, config, varying });
     }
@@ -675,7 +684,7 @@ pub fn load_experiment(path: &Path, overrides: &Overrides) -> Result<Experiment>
             ));
         }
     }
-    Ok(Experiment { file, cells })
+    Ok(Experiment { file, cells, warnings: warning_lines })
 }
 
 fn set_path(table: &mut Table, key: &str, value: Value) {

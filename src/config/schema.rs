@@ -128,6 +128,8 @@ impl Default for BackboneConfig {
 #[serde(rename_all = "kebab-case")]
 pub enum MethodName {
     Simclr,
+    Byol,
+    Barlow,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -138,11 +140,28 @@ pub struct MethodConfig {
     pub temperature: f64,
     pub proj_hidden: usize,
     pub proj_dim: usize,
+    /// Hidden width of BYOL's predictor (proj_dim → pred_hidden → proj_dim).
+    pub pred_hidden: usize,
+    /// BYOL: τ, the weight on the *old* target, at the first step; it follows a cosine to 1.
+    pub base_tau: f64,
+    /// Barlow Twins: weight of the off-diagonal terms.
+    pub lambda_offdiag: f64,
+    /// Barlow Twins: factor on the whole loss (solo-learn's CIFAR recipe uses 0.1).
+    pub scale_loss: f64,
 }
 
 impl Default for MethodConfig {
     fn default() -> Self {
-        Self { name: MethodName::Simclr, temperature: 0.5, proj_hidden: 512, proj_dim: 128 }
+        Self {
+            name: MethodName::Simclr,
+            temperature: 0.5,
+            proj_hidden: 512,
+            proj_dim: 128,
+            pred_hidden: 512,
+            base_tau: 0.99,
+            lambda_offdiag: 0.0051,
+            scale_loss: 0.1,
+        }
     }
 }
 
@@ -225,6 +244,9 @@ pub enum OptimizerName {
     Sgd,
     Adam,
     Adamw,
+    /// SGD with momentum and layer-wise trust ratios; 1-D parameters (biases, norms) are
+    /// excluded from the adaptation and from weight decay.
+    Lars,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -313,6 +335,10 @@ pub struct TrainConfig {
     /// Linear warm-up length in epochs (fractions allowed), then cosine to `min_lr_ratio * lr`.
     pub warmup_epochs: f64,
     pub min_lr_ratio: f64,
+    /// LARS trust coefficient η.
+    pub lars_eta: f64,
+    /// LARS: cap the layer-wise rate at the global one (solo-learn's `clip_lr`).
+    pub lars_clip: bool,
     /// Stop after this many steps per epoch (0 = the whole epoch); for smoke tests.
     pub max_steps_per_epoch: usize,
 }
@@ -328,6 +354,8 @@ impl Default for TrainConfig {
             weight_decay: 5e-4,
             warmup_epochs: 1.0,
             min_lr_ratio: 0.0,
+            lars_eta: 0.02,
+            lars_clip: false,
             max_steps_per_epoch: 0,
         }
     }

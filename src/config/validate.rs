@@ -26,6 +26,12 @@ pub fn validate_ranges(c: &ExperimentConfig) -> Vec<(String, String)> {
     need(c.method.temperature > 0.0, "method.temperature", format!("expected > 0, found {}", c.method.temperature));
     need(c.method.proj_hidden >= 1, "method.proj_hidden", "expected >= 1".into());
     need(c.method.proj_dim >= 2, "method.proj_dim", "expected >= 2".into());
+    need(c.method.pred_hidden >= 1, "method.pred_hidden", "expected >= 1".into());
+    need((0.0..=1.0).contains(&c.method.base_tau), "method.base_tau",
+        format!("expected 0 <= base_tau <= 1 (the weight on the old target), found {}", c.method.base_tau));
+    need(c.method.lambda_offdiag >= 0.0, "method.lambda_offdiag", "expected >= 0".into());
+    need(c.method.scale_loss > 0.0, "method.scale_loss", "expected > 0".into());
+    need(c.train.lars_eta > 0.0, "train.lars_eta", "expected > 0".into());
     let m = &c.compmod;
     need(m.lambda1 >= 0.0, "compmod.lambda1", format!("expected >= 0, found {}", m.lambda1));
     need(m.lambda2 >= 0.0, "compmod.lambda2", format!("expected >= 0, found {}", m.lambda2));
@@ -79,6 +85,18 @@ fn errs_view(prefix: &str, v: &ViewConfig, errs: &mut Vec<(String, String)>) {
     need(v.blur_kernel % 2 == 1, "blur_kernel", format!("expected an odd kernel size, found {}", v.blur_kernel));
     let [b0, b1] = v.blur_sigma;
     need(0.0 < b0 && b0 <= b1, "blur_sigma", format!("expected [lo, hi] with 0 < lo <= hi, found [{b0}, {b1}]"));
+}
+
+/// Values that are legal but probably not what the user meant, as (key, why).
+pub fn warnings(c: &ExperimentConfig) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if c.method.name == crate::config::MethodName::Byol && c.method.base_tau < 0.9 {
+        out.push((
+            "method.base_tau".to_string(),
+            format!("{} is low: tau is the weight on the old target (BYOL uses 0.99-0.996)", c.method.base_tau),
+        ));
+    }
+    out
 }
 
 /// `"cuda:N"` → N.

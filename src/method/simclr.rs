@@ -2,7 +2,8 @@
 
 use burn::tensor::{Bool, Int, Tensor};
 
-use super::BaseMethod;
+use super::{BaseMethod, Targets};
+use crate::model::{Mode, SslNet};
 
 pub struct SimClr {
     pub temperature: f64,
@@ -13,7 +14,7 @@ impl BaseMethod for SimClr {
         "simclr"
     }
 
-    fn loss(&self, z1: Tensor<2>, z2: Tensor<2>) -> Tensor<1> {
+    fn loss(&self, _net: &SslNet, z1: Tensor<2>, z2: Tensor<2>, _targets: Option<&Targets>, _mode: Mode) -> Tensor<1> {
         nt_xent(z1, z2, self.temperature)
     }
 }

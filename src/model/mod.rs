@@ -13,18 +13,21 @@ use burn::tensor::{Device, Tensor};
 
 use crate::config::ExperimentConfig;
 
-/// The trained networks of a base method: backbone f_θ and projector g_φ.
+/// The trained networks of a base method: backbone f_θ, projector g_φ, and the method's
+/// own extra head when it has one (BYOL's predictor). All of it is (θ, φ) for CompMod.
 #[derive(Module, Debug)]
 pub struct SslNet {
     pub backbone: Backbone,
     pub projector: Mlp,
+    pub predictor: Option<Mlp>,
 }
 
 impl SslNet {
-    pub fn new(cfg: &ExperimentConfig, in_channels: usize, device: &Device) -> Self {
+    pub fn new(cfg: &ExperimentConfig, in_channels: usize, with_predictor: bool, device: &Device) -> Self {
         let backbone = Backbone::new(&cfg.backbone, in_channels, device);
         let projector = Mlp::new(backbone.out_dim, cfg.method.proj_hidden, cfg.method.proj_dim, device);
-        Self { backbone, projector }
+        let predictor = with_predictor.then(|| Mlp::new(cfg.method.proj_dim, cfg.method.pred_hidden, cfg.method.proj_dim, device));
+        Self { backbone, projector, predictor }
     }
 
     /// (h, z) for one view.

@@ -51,12 +51,15 @@ pub fn summarize(exp_dir: &Path) -> Result<Vec<SummaryRow>> {
     for dir in &dirs {
         runs.push((dir.clone(), read_parquet(&dir.join("run.parquet"))?));
     }
-    // Config keys whose value differs between cells (seed included).
+    // Config keys with more than one non-null value among the cells (seed included); a
+    // key that is null in some cells (a baseline's CompMod knobs) does not vary by that.
     let mut varying_keys = Vec::new();
     if let Some((_, first)) = runs.first() {
         for key in config_columns(first) {
-            let values: Vec<String> = runs.iter().map(|(_, df)| cell_value(df, &key)).collect();
-            if values.iter().any(|v| v != &values[0]) {
+            let mut values: Vec<String> = runs.iter().map(|(_, df)| cell_value(df, &key)).filter(|v| v != "-").collect();
+            values.sort();
+            values.dedup();
+            if values.len() > 1 {
                 varying_keys.push(key);
             }
         }

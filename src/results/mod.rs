@@ -14,7 +14,7 @@ use toml::Value;
 use crate::config::{ExperimentConfig, flatten_config};
 
 /// Bumped whenever a column is added, removed or changes type.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// One row of `epochs.parquet`.
 #[derive(Debug, Clone, Default)]
@@ -34,6 +34,8 @@ pub struct EpochRow {
     pub series_out_of_range_steps: Option<i64>,
     /// Mean per-dimension std of the L2-normalised projector outputs (collapse → 0).
     pub z_std: f64,
+    /// Effective rank of the same embeddings (collapse → 1).
+    pub z_effective_rank: f64,
     pub images_per_s: f64,
     pub epoch_time_s: f64,
 }
@@ -95,6 +97,7 @@ pub fn epochs_frame(trial_id: &str, rows: &[EpochRow]) -> Result<DataFrame> {
         col("series_max_norm", o(|r| r.series_max_norm)),
         Series::new("series_out_of_range_steps".into(), rows.iter().map(|r| r.series_out_of_range_steps).collect::<Vec<_>>()).into_column(),
         col("z_std", f(|r| r.z_std)),
+        col("z_effective_rank", f(|r| r.z_effective_rank)),
         col("images_per_s", f(|r| r.images_per_s)),
         col("epoch_time_s", f(|r| r.epoch_time_s)),
     ];
@@ -154,6 +157,8 @@ pub fn run_frame(row: &RunRow, config: &ExperimentConfig) -> Result<DataFrame> {
         Series::new("burn_version".into(), ["0.22.1"]).into_column(),
         Series::new("backend".into(), [row.backend.clone()]).into_column(),
         Series::new("lr_effective".into(), [row.lr_effective]).into_column(),
+        // Evaluation always reads the online backbone (never BYOL's EMA target).
+        Series::new("eval_network".into(), ["online"]).into_column(),
     ];
     for (key, value) in flatten_config(config) {
         // A baseline's CompMod knobs mean nothing: null, but typed.

@@ -9,6 +9,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::ema::EmaTarget;
 use super::optim::{Optimizer, OptimizerConfig};
 use super::schedule::WarmupCosine;
 use super::{backend_name, make_device};
@@ -82,27 +83,22 @@ pub fn evaluate(net: &SslNet, data: &LoadedData, cfg: &ExperimentConfig, epoch: 
     rows
 }
 
-/// Mean per-dimension std of the L2-normalised projector outputs on up to 512 test images.
-fn embedding_std(net: &SslNet, data: &LoadedData, device: &Device) -> f64 {
+/// Collapse diagnostics of the L2-normalised projector outputs on up to 512 test images:
+/// the mean per-dimension std (→ 0 under collapse; 1/√d for a uniform sphere) and the
+/// effective rank exp(H(σ/Σσ)) of the centred embedding matrix (Roy & Vetterli 2007).
+fn embedding_stats(net: &SslNet, data: &LoadedData, device: &Device) -> (f64, f64) {
     let c = data.train.channels;
     let per = c * data.side * data.side;
     let n = data.test.len().min(512);
     if n < 2 {
-        return f64::NAN;
+        return (f64::NAN, f64::NAN);
     }
     let x = Tensor::<4>::from_data(TensorData::new(data.test_eval[..n * per].to_vec(), [n, c, data.side, data.side]), device);
     let (_, z) = net.valid().forward(x, Mode::Eval);
     let dim = z.dims()[1];
     let mut z: Vec<f32> = z.into_data().convert::<f32>().try_into_vec().expect("f32");
     l2_normalize_rows(&mut z, dim);
-    (0..dim)
-        .map(|j| {
-            let col: Vec<f64> = (0..n).map(|i| z[i * dim + j] as f64).collect();
-            let mean = col.iter().sum::<f64>() / n as f64;
-            (col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
-        })
-        .sum::<f64>()
-        / dim as f64
+    crate::eval::collapse_stats(&z, n, dim)
 }
 
 /// Outcome of a cell for the runner's summary.
@@ -146,9 +142,14 @@ pub fn run_cell(cell: &Cell, experiment: &str, dir: &Path, data: &LoadedData, op
     let ad = device.clone().autodiff();
     ad.seed(cfg.seed);
     let channels = data.train.channels;
-    let mut net = SslNet::new(cfg, channels, &ad);
     let method = method::build(&cfg.method);
-    let mut opt = Optimizer::new(OptimizerConfig::new(cfg.train.optimizer, cfg.train.momentum, cfg.train.weight_decay));
+    let mut net = SslNet::new(cfg, channels, method.has_predictor(), &ad);
+    let mut target = method.has_target().then(|| EmaTarget::new(&net, cfg.method.base_tau));
+    let mut opt = Optimizer::new(OptimizerConfig {
+        lars_eta: cfg.train.lars_eta,
+        lars_clip: cfg.train.lars_clip,
+        ..OptimizerConfig::new(cfg.train.optimizer, cfg.train.momentum, cfg.train.weight_decay)
+    });
     let mut compmod = cfg.compmod.enabled.then(|| {
         let input = fusion_input_dim(cfg.compmod.fusion, net.backbone.out_dim, cfg.method.proj_dim);
         CompModState {
@@ -208,14 +209,19 @@ pub fn run_cell(cell: &Cell, experiment: &str, dir: &Path, data: &LoadedData, op
             let [v1, v2] = batch.views;
             let x1 = Tensor::<4>::from_data(TensorData::new(v1, shape), &ad);
             let x2 = Tensor::<4>::from_data(TensorData::new(v2, shape), &ad);
+            let targets = target.as_ref().map(|t| t.project(x1.clone(), x2.clone()));
             let (next, stats) = match compmod.as_mut() {
                 Some(cm) => {
                     let cl = CodingLength::at(&cm.cfg, (epoch - 1) as f64 + s as f64 / steps_per_epoch as f64);
-                    cm.step(net, &mut opt, method.as_ref(), x1, x2, lr, &cl)
+                    cm.step(net, &mut opt, method.as_ref(), x1, x2, targets.as_ref(), lr, &cl)
                 }
-                None => base_step(net, &mut opt, method.as_ref(), x1, x2, lr),
+                None => base_step(net, &mut opt, method.as_ref(), x1, x2, targets.as_ref(), lr),
             };
             net = next;
+            if let Some(t) = target.as_mut() {
+                let tau = t.tau(global_step, schedule.total_steps);
+                t.update(&net, tau);
+            }
             global_step += 1;
             steps += 1;
             if !stats.loss.is_finite() {
@@ -247,6 +253,7 @@ pub fn run_cell(cell: &Cell, experiment: &str, dir: &Path, data: &LoadedData, op
         let elapsed = epoch_clock.elapsed().as_secs_f64();
         let n = steps.max(1) as f64;
         let with_cm = compmod.is_some();
+        let (z_std, z_effective_rank) = embedding_stats(&net, data, &device);
         if with_cm && out_of_range > 0 {
             eprintln!(
                 "  warning: epoch {epoch}: the coding-length series left its convergence region in {out_of_range} of {steps} steps (spectral norm up to {:.3} >= 1); see series_max_norm in epochs.parquet",
@@ -264,7 +271,8 @@ pub fn run_cell(cell: &Cell, experiment: &str, dir: &Path, data: &LoadedData, op
             meta_grad_norm: (with_cm && cfg.compmod.mode != crate::config::CompModMode::Joint).then_some(meta / n),
             series_max_norm: with_cm.then_some(sums.series.max_norm),
             series_out_of_range_steps: with_cm.then_some(out_of_range),
-            z_std: embedding_std(&net, data, &device),
+            z_std,
+            z_effective_rank,
             images_per_s: (steps * batch_size) as f64 / elapsed,
             epoch_time_s: elapsed,
         });

@@ -21,12 +21,18 @@ pub struct OptimizerConfig {
     pub beta1: f64,
     pub beta2: f64,
     pub eps: f64,
+    pub lars_eta: f64,
+    pub lars_clip: bool,
 }
 
 impl OptimizerConfig {
     pub fn new(kind: OptimizerName, momentum: f64, weight_decay: f64) -> Self {
-        Self { kind, momentum, weight_decay, beta1: 0.9, beta2: 0.999, eps: 1e-8 }
+        Self { kind, momentum, weight_decay, beta1: 0.9, beta2: 0.999, eps: 1e-8, lars_eta: 0.02, lars_clip: false }
     }
+}
+
+fn norm<const D: usize>(t: &Tensor<D>) -> f64 {
+    t.clone().powf_scalar(2.0).sum().into_scalar::<f64>().sqrt()
 }
 
 /// Per-parameter buffers (momentum for SGD; first and second moments for Adam).
@@ -103,6 +109,29 @@ impl ModuleMapper for StepMapper<'_> {
                 OptimizerName::Sgd => {
                     // PyTorch SGD: g += wd·θ; buf = μ·buf + g (buf = g at the first step); θ -= lr·buf.
                     let g = grad + theta.clone().mul_scalar(c.weight_decay);
+                    let buf = match first_old {
+                        Some(b) if c.momentum > 0.0 => b.mul_scalar(c.momentum) + g,
+                        _ => g,
+                    };
+                    first_new = Some(buf.clone());
+                    theta - buf.mul_scalar(lr)
+                }
+                OptimizerName::Lars => {
+                    // Shape rule: 1-D parameters (biases, norm scales) are plain momentum SGD.
+                    let g = if D > 1 {
+                        let (p_norm, g_norm) = (norm(&theta), norm(&grad));
+                        let mut trust = if p_norm > 0.0 && g_norm > 0.0 {
+                            c.lars_eta * p_norm / (g_norm + c.weight_decay * p_norm + 1e-8)
+                        } else {
+                            1.0
+                        };
+                        if c.lars_clip {
+                            trust = (trust / lr).min(1.0);
+                        }
+                        (grad + theta.clone().mul_scalar(c.weight_decay)).mul_scalar(trust)
+                    } else {
+                        grad
+                    };
                     let buf = match first_old {
                         Some(b) if c.momentum > 0.0 => b.mul_scalar(c.momentum) + g,
                         _ => g,
