@@ -53,6 +53,10 @@ enum Command {
     /// Summarise a results folder (results/<experiment>) as a table.
     Report {
         dir: PathBuf,
+        /// Group cells by these config keys (comma-separated), folding the rest (seeds)
+        /// into mean ± std (n), e.g. --group method.name,compmod.enabled
+        #[arg(long, value_delimiter = ',')]
+        group: Vec<String>,
     },
 }
 
@@ -141,9 +145,13 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Report { dir } => {
+        Command::Report { dir, group } => {
             let rows = compmod::report::summarize(&dir)?;
-            print!("{}", compmod::report::markdown(&rows));
+            if group.is_empty() {
+                print!("{}", compmod::report::markdown(&rows));
+            } else {
+                print!("{}", compmod::report::grouped_markdown(&rows, &group));
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -15,6 +15,8 @@ pub struct SummaryRow {
     pub status: String,
     /// (key, value) of the config keys that differ between the cells.
     pub varying: Vec<(String, String)>,
+    /// Every config key of the cell (dotted) with its value as text.
+    pub config: BTreeMap<String, String>,
     /// (metric name, value in %) in column order.
     pub metrics: BTreeMap<String, f64>,
     pub wall_time_s: Option<f64>,
@@ -92,6 +94,10 @@ pub fn summarize(exp_dir: &Path) -> Result<Vec<SummaryRow>> {
             trial_id: cell_value(run, "trial_id"),
             status: cell_value(run, "status"),
             varying: varying_keys.iter().map(|k| (k.clone(), cell_value(run, k))).collect(),
+            config: config_columns(run).into_iter().map(|k| {
+                let v = cell_value(run, &k);
+                (k, v)
+            }).collect(),
             metrics,
             wall_time_s: wall,
         });
@@ -120,4 +126,71 @@ pub fn markdown(rows: &[SummaryRow]) -> String {
         out.push_str(&format!("| {} |\n", cells.join(" | ")));
     }
     out
+}
+
+/// Mean, sample standard deviation and count.
+pub fn mean_std(values: &[f64]) -> (f64, f64, usize) {
+    let n = values.len();
+    if n == 0 {
+        return (f64::NAN, f64::NAN, 0);
+    }
+    let mean = values.iter().sum::<f64>() / n as f64;
+    let std = if n > 1 { (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt() } else { 0.0 };
+    (mean, std, n)
+}
+
+/// Rows grouped by the values of `keys` (e.g. `method.name`, `compmod.enabled`), every
+/// other varying key (seeds) folded: each metric as mean ± std (n) over the group's
+/// completed cells.
+pub fn grouped_markdown(rows: &[SummaryRow], keys: &[String]) -> String {
+    let value = |r: &SummaryRow, k: &str| r.config.get(k).cloned().unwrap_or_else(|| "-".into());
+    let mut groups: BTreeMap<Vec<String>, Vec<&SummaryRow>> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.status == "completed") {
+        groups.entry(keys.iter().map(|k| value(r, k)).collect()).or_default().push(r);
+    }
+    let mut metrics: Vec<String> = rows.iter().flat_map(|r| r.metrics.keys().cloned()).collect();
+    metrics.sort_by_key(|m| (m.ends_with("@0") as u8, m.starts_with("linear") as u8, m.trim_end_matches("@0").trim_end_matches("-NN").parse::<u32>().unwrap_or(0)));
+    metrics.dedup();
+    let mut header: Vec<String> = keys.to_vec();
+    header.extend(metrics.iter().map(|m| format!("{m} (%)")));
+    header.push("n".into());
+    let mut out = format!("| {} |\n|{}\n", header.join(" | "), "---|".repeat(header.len()));
+    for (key_values, members) in &groups {
+        let mut cells = key_values.clone();
+        for m in &metrics {
+            let vals: Vec<f64> = members.iter().filter_map(|r| r.metrics.get(m).copied()).collect();
+            let (mean, std, _) = mean_std(&vals);
+            cells.push(format!("{mean:.2} ± {std:.2}"));
+        }
+        cells.push(members.len().to_string());
+        out.push_str(&format!("| {} |\n", cells.join(" | ")));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(method: &str, seed: &str, knn5: f64) -> SummaryRow {
+        let config = [("method.name", method), ("seed", seed)].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        SummaryRow {
+            trial_id: format!("{method}{seed}"),
+            status: "completed".into(),
+            varying: vec![],
+            config,
+            metrics: [("5-NN".to_string(), knn5)].into_iter().collect(),
+            wall_time_s: None,
+        }
+    }
+
+    #[test]
+    fn groups_fold_seeds_into_mean_and_sample_std() {
+        let rows = vec![row("byol", "0", 70.0), row("byol", "1", 74.0), row("byol", "2", 78.0), row("simclr", "0", 80.0)];
+        let md = grouped_markdown(&rows, &["method.name".to_string()]);
+        // byol: mean 74, sample std sqrt(((−4)² + 0 + 4²) / 2) = 4.
+        assert!(md.contains("| byol | 74.00 ± 4.00 | 3 |"), "{md}");
+        assert!(md.contains("| simclr | 80.00 ± 0.00 | 1 |"), "{md}");
+        assert_eq!(mean_std(&[1.0, 2.0, 3.0, 4.0]), (2.5, (5.0f64 / 3.0).sqrt(), 4));
+    }
 }
