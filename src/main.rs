@@ -57,6 +57,10 @@ enum Command {
         /// into mean ± std (n), e.g. --group method.name,compmod.enabled
         #[arg(long, value_delimiter = ',')]
         group: Vec<String>,
+        /// Paired differences against a baseline, e.g. --baseline compmod.enabled=false
+        /// (pairs share every other key, seed included; paired-t 95% interval).
+        #[arg(long, value_name = "KEY=VALUE")]
+        baseline: Option<String>,
     },
 }
 
@@ -145,9 +149,12 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Report { dir, group } => {
+        Command::Report { dir, group, baseline } => {
             let rows = compmod::report::summarize(&dir)?;
-            if group.is_empty() {
+            if let Some(b) = baseline {
+                let (key, value) = b.split_once('=').ok_or_else(|| anyhow::anyhow!("--baseline expects KEY=VALUE, e.g. compmod.enabled=false"))?;
+                print!("{}", compmod::report::paired_delta_markdown(&rows, key, value, &group));
+            } else if group.is_empty() {
                 print!("{}", compmod::report::markdown(&rows));
             } else {
                 print!("{}", compmod::report::grouped_markdown(&rows, &group));

@@ -46,7 +46,7 @@ pub fn validate_ranges(c: &ExperimentConfig) -> Vec<(String, String)> {
     let t = &c.train;
     need(t.epochs >= 1, "train.epochs", "expected at least 1 epoch".into());
     need(t.batch_size >= 2, "train.batch_size",
-        format!("expected at least 2 (contrastive losses need negatives), found {}", t.batch_size));
+        format!("expected at least 2 (NT-Xent needs negatives; Barlow Twins and BatchNorm normalise over the batch), found {}", t.batch_size));
     need(t.lr > 0.0, "train.lr", format!("expected > 0, found {}", t.lr));
     need((0.0..1.0).contains(&t.momentum), "train.momentum", format!("expected 0 <= momentum < 1, found {}", t.momentum));
     need(t.weight_decay >= 0.0, "train.weight_decay", "expected >= 0".into());

@@ -22,9 +22,15 @@ pub trait BaseMethod: Send + Sync {
     fn has_predictor(&self) -> bool {
         false
     }
-    /// Whether the method keeps an EMA target of the backbone and projector (BYOL).
+    /// Whether the method keeps an EMA target of the backbone and projector (BYOL). Its
+    /// EMA pairs are then (online backbone, target backbone) and (online projector, target
+    /// projector); the predictor has no target.
     fn has_target(&self) -> bool {
         false
+    }
+    /// The network whose backbone is evaluated (recorded as `eval_network`).
+    fn eval_network(&self) -> &'static str {
+        "online"
     }
     /// L_ssl from the two views' online projector outputs, each `[m, d]`. `net` gives
     /// access to method heads beyond the projector; `mode` is the BatchNorm mode of the pass.

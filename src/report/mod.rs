@@ -193,4 +193,81 @@ mod tests {
         assert!(md.contains("| simclr | 80.00 ± 0.00 | 1 |"), "{md}");
         assert_eq!(mean_std(&[1.0, 2.0, 3.0, 4.0]), (2.5, (5.0f64 / 3.0).sqrt(), 4));
     }
+
+    #[test]
+    fn paired_deltas_pair_by_every_other_key() {
+        let cell = |enabled: &str, seed: &str, lambda: &str, knn5: f64| {
+            let mut r = row("simclr", seed, knn5);
+            r.config.insert("compmod.enabled".into(), enabled.into());
+            r.config.insert("compmod.lambda1".into(), lambda.into());
+            r
+        };
+        // Baselines have a null lambda1 ("-"); CompMod cells pair with the same seed.
+        let rows = vec![
+            cell("false", "0", "-", 70.0),
+            cell("false", "1", "-", 72.0),
+            cell("false", "2", "-", 71.0),
+            cell("true", "0", "0.1", 71.0),
+            cell("true", "1", "0.1", 75.0),
+            cell("true", "2", "0.1", 73.0),
+        ];
+        let md = paired_delta_markdown(&rows, "compmod.enabled", "false", &["method.name".to_string()]);
+        // Δ = 1, 3, 2: mean 2, sd 1, CI 2 ± 4.303/√3 = [−0.48, 4.48].
+        assert!(md.contains("| simclr | true | +2.00 ± 1.00 [-0.48, +4.48] | 3 |"), "{md}");
+    }
+}
+
+/// Two-sided 95% quantile of Student's t with `df` degrees of freedom (table for small df,
+/// the normal value beyond 30).
+pub fn t_quantile_975(df: usize) -> f64 {
+    const TABLE: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101,
+        2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+    ];
+    if df == 0 { f64::NAN } else if df <= 30 { TABLE[df - 1] } else { 1.960 }
+}
+
+/// Paired differences against a baseline: every completed cell whose `key` is not
+/// `baseline_value` is paired with the completed baseline cell that agrees with it on every
+/// other config key set in both (a baseline's null CompMod knobs match anything), and the
+/// differences are grouped by `group` keys: mean Δ, sample std, n and a paired-t 95%
+/// confidence interval, per metric.
+pub fn paired_delta_markdown(rows: &[SummaryRow], key: &str, baseline_value: &str, group: &[String]) -> String {
+    let done: Vec<&SummaryRow> = rows.iter().filter(|r| r.status == "completed").collect();
+    let is_base = |r: &SummaryRow| r.config.get(key).map(String::as_str) == Some(baseline_value);
+    let matches = |a: &SummaryRow, b: &SummaryRow| {
+        a.config.iter().all(|(k, v)| k == key || v == "-" || b.config.get(k).is_none_or(|w| w == "-" || w == v))
+    };
+    let mut metrics: Vec<String> = rows.iter().flat_map(|r| r.metrics.keys().cloned()).filter(|m| !m.ends_with("@0")).collect();
+    metrics.sort_by_key(|m| (m.starts_with("linear") as u8, m.trim_end_matches("-NN").parse::<u32>().unwrap_or(0)));
+    metrics.dedup();
+    let mut groups: BTreeMap<Vec<String>, Vec<(&SummaryRow, &SummaryRow)>> = BTreeMap::new();
+    for cell in done.iter().filter(|r| !is_base(r)) {
+        if let Some(base) = done.iter().find(|b| is_base(b) && matches(b, cell)) {
+            let g = group.iter().map(|k| cell.config.get(k).cloned().unwrap_or_else(|| "-".into())).collect();
+            groups.entry(g).or_default().push((cell, base));
+        }
+    }
+    let mut header: Vec<String> = group.to_vec();
+    header.push(key.to_string());
+    header.extend(metrics.iter().map(|m| format!("Δ {m} (points)")));
+    header.push("pairs".into());
+    let mut out = format!(
+        "Paired differences against {key} = {baseline_value}: mean Δ ± sample std [paired-t 95% CI]\n\n| {} |\n|{}\n",
+        header.join(" | "),
+        "---|".repeat(header.len())
+    );
+    for (g, pairs) in &groups {
+        let mut cells = g.clone();
+        cells.push(pairs[0].0.config.get(key).cloned().unwrap_or_default());
+        for m in &metrics {
+            let d: Vec<f64> = pairs.iter().filter_map(|(c, b)| Some(c.metrics.get(m)? - b.metrics.get(m)?)).collect();
+            let (mean, std, n) = mean_std(&d);
+            let half = if n > 1 { t_quantile_975(n - 1) * std / (n as f64).sqrt() } else { f64::NAN };
+            cells.push(format!("{mean:+.2} ± {std:.2} [{:+.2}, {:+.2}]", mean - half, mean + half));
+        }
+        cells.push(pairs.len().to_string());
+        out.push_str(&format!("| {} |\n", cells.join(" | ")));
+    }
+    out
 }

@@ -69,6 +69,8 @@ pub struct RunRow {
     pub backend: String,
     /// Base learning rate scaled by batch size / 256: the rate actually used.
     pub lr_effective: f64,
+    /// Whose backbone the evaluations read (`online`; never BYOL's EMA target).
+    pub eval_network: String,
 }
 
 fn col<T>(name: &str, v: T) -> Column
@@ -157,8 +159,7 @@ pub fn run_frame(row: &RunRow, config: &ExperimentConfig) -> Result<DataFrame> {
         Series::new("burn_version".into(), ["0.22.1"]).into_column(),
         Series::new("backend".into(), [row.backend.clone()]).into_column(),
         Series::new("lr_effective".into(), [row.lr_effective]).into_column(),
-        // Evaluation always reads the online backbone (never BYOL's EMA target).
-        Series::new("eval_network".into(), ["online"]).into_column(),
+        Series::new("eval_network".into(), [row.eval_network.clone()]).into_column(),
     ];
     for (key, value) in flatten_config(config) {
         // A baseline's CompMod knobs mean nothing: null, but typed.

@@ -116,7 +116,14 @@ pub fn run_cell(cell: &Cell, experiment: &str, dir: &Path, data: &LoadedData, op
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create results folder {}", dir.display()))?;
     write_text_atomic(
         &dir.join("config.toml"),
-        &format!("# Resolved config of cell {} (trial {}); run it alone with `compmod run <this file>`.\n{}", cell.index, cell.id, resolved_toml(cfg)),
+        &format!(
+            "# Resolved config of cell {} (trial {}); run it alone with `compmod run <this file>`.\n\
+             # train.lr is per 256 images: the learning rate used is lr * batch_size / 256 = {}.\n{}",
+            cell.index,
+            cell.id,
+            cfg.train.lr * cfg.train.batch_size as f64 / 256.0,
+            resolved_toml(cfg)
+        ),
     )?;
     let started = now_ms();
     let clock = Instant::now();
@@ -135,6 +142,7 @@ pub fn run_cell(cell: &Cell, experiment: &str, dir: &Path, data: &LoadedData, op
         diverged_value: None,
         backend: backend_name(&cfg.device).into(),
         lr_effective,
+        eval_network: method::build(&cfg.method).eval_network().into(),
     };
     write_parquet_atomic(&dir.join("run.parquet"), &mut run_frame(&run, cfg)?)?;
 
