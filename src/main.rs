@@ -75,6 +75,15 @@ enum DataCommand {
 }
 
 fn main() -> ExitCode {
+    // `compmod plan x.toml | head` should stop quietly when the reader goes away, like
+    // other command-line tools, instead of panicking on a broken pipe.
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info.to_string();
+        if msg.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        eprintln!("{msg}");
+    }));
     let cli = Cli::parse();
     match dispatch(cli.command) {
         Ok(code) => code,
