@@ -61,6 +61,15 @@ enum Command {
         /// (pairs share every other key, seed included; paired-t 95% interval).
         #[arg(long, value_name = "KEY=VALUE")]
         baseline: Option<String>,
+        /// Metrics to show (comma-separated): knn5, knn200, linear, with _best (best epoch)
+        /// or _epoch0 (untrained backbone) suffixes. Default: final values and epoch 0.
+        #[arg(long, value_delimiter = ',')]
+        metric: Vec<String>,
+        #[arg(long, value_enum, default_value = "md")]
+        format: compmod::report::Format,
+        /// Also write the table to DIR/report.{md,csv,tex}.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -158,15 +167,31 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Report { dir, group, baseline } => {
-            let rows = compmod::report::summarize(&dir)?;
-            if let Some(b) = baseline {
+        Command::Report { dir, group, baseline, metric, format, out } => {
+            use compmod::report::{Format, cell_table, default_metrics, grouped_table, paired_delta_table, summarize};
+            let rows = summarize(&dir)?;
+            let metrics = if metric.is_empty() { default_metrics(&rows) } else { metric };
+            let table = if let Some(b) = baseline {
                 let (key, value) = b.split_once('=').ok_or_else(|| anyhow::anyhow!("--baseline expects KEY=VALUE, e.g. compmod.enabled=false"))?;
-                print!("{}", compmod::report::paired_delta_markdown(&rows, key, value, &group));
+                let metrics: Vec<String> = metrics.into_iter().filter(|m| !m.ends_with("_epoch0")).collect();
+                paired_delta_table(&rows, key, value, &group, &metrics)
             } else if group.is_empty() {
-                print!("{}", compmod::report::markdown(&rows));
+                cell_table(&rows, &metrics)
             } else {
-                print!("{}", compmod::report::grouped_markdown(&rows, &group));
+                grouped_table(&rows, &group, &metrics)
+            };
+            let text = table.render(format);
+            print!("{text}");
+            if let Some(out) = out {
+                std::fs::create_dir_all(&out)?;
+                let ext = match format {
+                    Format::Md => "md",
+                    Format::Csv => "csv",
+                    Format::Latex => "tex",
+                };
+                let path = out.join(format!("report.{ext}"));
+                std::fs::write(&path, &text)?;
+                eprintln!("wrote {}", path.display());
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -38,7 +38,7 @@ epochs = 2
 batch_size = 64
 max_steps_per_epoch = 3
 [eval]
-knn_k = [5, 20]
+knn_k = [5, 200]
 linear_epochs = 20
 {extra}
 "#,
@@ -63,7 +63,7 @@ fn grid_runs_writes_schema_and_skips_done_cells() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("5-NN (%)") && stdout.contains("5-NN@0 (%)") && stdout.contains("linear (%)"), "{stdout}");
+    assert!(stdout.contains("| knn5 (%) | knn200 (%) | linear (%) | knn5_epoch0 (%) |"), "{stdout}");
 
     let trials = trial_dirs(&d.path().join("results/tiny"));
     assert_eq!(trials.len(), 2);
@@ -97,12 +97,12 @@ fn grid_runs_writes_schema_and_skips_done_cells() {
         assert_eq!(epochs.column("series_max_norm").unwrap().dtype(), &DataType::Float64);
 
         let evals = read_parquet(&t.join("evals.parquet")).unwrap();
-        // kNN with k = 5, 20 and the linear probe, at epoch 0 and at the last epoch.
+        // kNN with k = 5, 200 and the linear probe, at epoch 0 and at the last epoch.
         assert_eq!(evals.height(), 6);
         let protocol: Vec<String> = (0..evals.height()).map(|i| evals.column("protocol").unwrap().str().unwrap().get(i).unwrap().to_string()).collect();
         assert_eq!(protocol, vec!["knn", "knn", "linear", "knn", "knn", "linear"]);
         let k: Vec<Option<i64>> = (0..evals.height()).map(|i| evals.column("k").unwrap().i64().unwrap().get(i)).collect();
-        assert_eq!(k, vec![Some(5), Some(20), None, Some(5), Some(20), None]);
+        assert_eq!(k, vec![Some(5), Some(200), None, Some(5), Some(200), None]);
         let epochs_col: Vec<i64> = evals.column("epoch").unwrap().i64().unwrap().into_no_null_iter().collect();
         assert_eq!(epochs_col, vec![0, 0, 0, 2, 2, 2]);
         // Ten balanced classes: far above chance even at epoch 0 on real images.

@@ -75,17 +75,23 @@ pub fn summarize(exp_dir: &Path) -> Result<Vec<SummaryRow>> {
             let k = evals.column("k")?.i64()?.clone();
             let top1 = evals.column("top1")?.f64()?.clone();
             let last = epochs.max().unwrap_or(0);
+            // Metric names carry their protocol and when they were taken: `knn5` (final
+            // epoch), `knn5_best` (best epoch after training started), `knn5_epoch0`.
             for i in 0..evals.height() {
                 let (Some(e), Some(p), Some(t)) = (epochs.get(i), protocol.get(i), top1.get(i)) else { continue };
                 let name = match k.get(i) {
-                    Some(k) => format!("{k}-NN"),
+                    Some(k) => format!("{p}{k}"),
                     None => p.to_string(),
                 };
+                let t = 100.0 * t;
                 if e == last {
-                    metrics.insert(name.clone(), 100.0 * t);
+                    metrics.insert(name.clone(), t);
                 }
-                if e == 0 && k.get(i).is_some() {
-                    metrics.insert(format!("{name}@0"), 100.0 * t);
+                if e == 0 {
+                    metrics.insert(format!("{name}_epoch0"), t);
+                } else {
+                    let best = metrics.entry(format!("{name}_best")).or_insert(t);
+                    *best = best.max(t);
                 }
             }
         }
@@ -105,27 +111,108 @@ pub fn summarize(exp_dir: &Path) -> Result<Vec<SummaryRow>> {
     Ok(rows)
 }
 
-/// A markdown table of the summary.
-pub fn markdown(rows: &[SummaryRow]) -> String {
-    let mut metric_names: Vec<String> = rows.iter().flat_map(|r| r.metrics.keys().cloned()).collect();
-    metric_names.sort_by_key(|m| (m.ends_with("@0") as u8, m.starts_with("linear") as u8, m.trim_end_matches("@0").trim_end_matches("-NN").parse::<u32>().unwrap_or(0)));
-    metric_names.dedup();
+/// A table independent of its rendering: header and rows of text cells, plus a caption.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Table {
+    pub caption: String,
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// GitHub-flavoured markdown.
+    Md,
+    Csv,
+    /// A booktabs `tabular` (needs `\usepackage{booktabs}`).
+    Latex,
+}
+
+impl Table {
+    pub fn render(&self, format: Format) -> String {
+        match format {
+            Format::Md => {
+                let mut out = String::new();
+                if !self.caption.is_empty() {
+                    out.push_str(&format!("{}\n\n", self.caption));
+                }
+                out.push_str(&format!("| {} |\n|{}\n", self.header.join(" | "), "---|".repeat(self.header.len())));
+                for r in &self.rows {
+                    out.push_str(&format!("| {} |\n", r.join(" | ")));
+                }
+                out
+            }
+            Format::Csv => {
+                let quote = |c: &String| if c.contains([',', '"', '\n']) { format!("\"{}\"", c.replace('"', "\"\"")) } else { c.clone() };
+                let mut out = self.header.iter().map(quote).collect::<Vec<_>>().join(",") + "\n";
+                for r in &self.rows {
+                    out.push_str(&(r.iter().map(quote).collect::<Vec<_>>().join(",") + "\n"));
+                }
+                out
+            }
+            Format::Latex => {
+                let esc = |c: &String| {
+                    c.replace('\\', "\\textbackslash{}")
+                        .replace('_', "\\_")
+                        .replace('%', "\\%")
+                        .replace('&', "\\&")
+                        .replace('#', "\\#")
+                        .replace('±', "$\\pm$")
+                        .replace('Δ', "$\\Delta$")
+                };
+                let mut out = String::new();
+                if !self.caption.is_empty() {
+                    out.push_str(&format!("% {}\n", self.caption));
+                }
+                out.push_str(&format!("\\begin{{tabular}}{{{}}}\n\\toprule\n", "l".repeat(self.header.len())));
+                out.push_str(&format!("{} \\\\\n\\midrule\n", self.header.iter().map(esc).collect::<Vec<_>>().join(" & ")));
+                for r in &self.rows {
+                    out.push_str(&format!("{} \\\\\n", r.iter().map(esc).collect::<Vec<_>>().join(" & ")));
+                }
+                out.push_str("\\bottomrule\n\\end{tabular}\n");
+                out
+            }
+        }
+    }
+}
+
+/// The metrics shown by default: final values, then the epoch-0 ones (best-epoch values
+/// only on request, so the two are never mixed in one column).
+pub fn default_metrics(rows: &[SummaryRow]) -> Vec<String> {
+    let mut names: Vec<String> = rows.iter().flat_map(|r| r.metrics.keys().cloned()).filter(|m| !m.ends_with("_best")).collect();
+    names.sort_by_key(|m| {
+        let base = m.trim_end_matches("_epoch0");
+        (m.ends_with("_epoch0") as u8, base.starts_with("linear") as u8, base.trim_start_matches("knn").parse::<u32>().unwrap_or(0))
+    });
+    names.dedup();
+    names
+}
+
+/// One row per cell: the varying keys, status, metrics and wall time.
+pub fn cell_table(rows: &[SummaryRow], metrics: &[String]) -> Table {
     let varying: Vec<String> = rows.first().map(|r| r.varying.iter().map(|(k, _)| k.clone()).collect()).unwrap_or_default();
     let mut header = vec!["trial".to_string()];
     header.extend(varying.iter().cloned());
     header.push("status".into());
-    header.extend(metric_names.iter().map(|m| format!("{m} (%)")));
+    header.extend(metrics.iter().map(|m| format!("{m} (%)")));
     header.push("wall (s)".into());
-    let mut out = format!("| {} |\n|{}\n", header.join(" | "), "---|".repeat(header.len()));
-    for r in rows {
-        let mut cells = vec![r.trial_id.clone()];
-        cells.extend(r.varying.iter().map(|(_, v)| v.clone()));
-        cells.push(r.status.clone());
-        cells.extend(metric_names.iter().map(|m| r.metrics.get(m).map(|v| format!("{v:.2}")).unwrap_or_else(|| "-".into())));
-        cells.push(r.wall_time_s.map(|w| format!("{w:.0}")).unwrap_or_else(|| "-".into()));
-        out.push_str(&format!("| {} |\n", cells.join(" | ")));
-    }
-    out
+    let body = rows
+        .iter()
+        .map(|r| {
+            let mut cells = vec![r.trial_id.clone()];
+            cells.extend(r.varying.iter().map(|(_, v)| v.clone()));
+            cells.push(r.status.clone());
+            cells.extend(metrics.iter().map(|m| r.metrics.get(m).map(|v| format!("{v:.2}")).unwrap_or_else(|| "-".into())));
+            cells.push(r.wall_time_s.map(|w| format!("{w:.0}")).unwrap_or_else(|| "-".into()));
+            cells
+        })
+        .collect();
+    Table { caption: String::new(), header, rows: body }
+}
+
+/// The per-cell table in markdown with the default metrics.
+pub fn markdown(rows: &[SummaryRow]) -> String {
+    cell_table(rows, &default_metrics(rows)).render(Format::Md)
 }
 
 /// Mean, sample standard deviation and count.
@@ -142,30 +229,88 @@ pub fn mean_std(values: &[f64]) -> (f64, f64, usize) {
 /// Rows grouped by the values of `keys` (e.g. `method.name`, `compmod.enabled`), every
 /// other varying key (seeds) folded: each metric as mean ± std (n) over the group's
 /// completed cells.
-pub fn grouped_markdown(rows: &[SummaryRow], keys: &[String]) -> String {
+pub fn grouped_table(rows: &[SummaryRow], keys: &[String], metrics: &[String]) -> Table {
     let value = |r: &SummaryRow, k: &str| r.config.get(k).cloned().unwrap_or_else(|| "-".into());
     let mut groups: BTreeMap<Vec<String>, Vec<&SummaryRow>> = BTreeMap::new();
     for r in rows.iter().filter(|r| r.status == "completed") {
         groups.entry(keys.iter().map(|k| value(r, k)).collect()).or_default().push(r);
     }
-    let mut metrics: Vec<String> = rows.iter().flat_map(|r| r.metrics.keys().cloned()).collect();
-    metrics.sort_by_key(|m| (m.ends_with("@0") as u8, m.starts_with("linear") as u8, m.trim_end_matches("@0").trim_end_matches("-NN").parse::<u32>().unwrap_or(0)));
-    metrics.dedup();
     let mut header: Vec<String> = keys.to_vec();
     header.extend(metrics.iter().map(|m| format!("{m} (%)")));
     header.push("n".into());
-    let mut out = format!("| {} |\n|{}\n", header.join(" | "), "---|".repeat(header.len()));
+    let mut body = Vec::new();
     for (key_values, members) in &groups {
         let mut cells = key_values.clone();
-        for m in &metrics {
+        for m in metrics {
             let vals: Vec<f64> = members.iter().filter_map(|r| r.metrics.get(m).copied()).collect();
             let (mean, std, _) = mean_std(&vals);
             cells.push(format!("{mean:.2} ± {std:.2}"));
         }
         cells.push(members.len().to_string());
-        out.push_str(&format!("| {} |\n", cells.join(" | ")));
+        body.push(cells);
     }
-    out
+    Table { caption: "mean ± sample std over the folded cells (seeds)".into(), header, rows: body }
+}
+
+pub fn grouped_markdown(rows: &[SummaryRow], keys: &[String]) -> String {
+    grouped_table(rows, keys, &default_metrics(rows)).render(Format::Md)
+}
+
+/// Two-sided 95% quantile of Student's t with `df` degrees of freedom (table for small df,
+/// the normal value beyond 30).
+pub fn t_quantile_975(df: usize) -> f64 {
+    const TABLE: [f64; 30] = [
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101,
+        2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
+    ];
+    if df == 0 { f64::NAN } else if df <= 30 { TABLE[df - 1] } else { 1.960 }
+}
+
+/// Paired differences against a baseline: every completed cell whose `key` is not
+/// `baseline_value` is paired with the completed baseline cell that agrees with it on every
+/// other config key set in both (a baseline's null CompMod knobs match anything), and the
+/// differences are grouped by `group` keys: mean Δ, sample std, n and a paired-t 95%
+/// confidence interval, per metric.
+pub fn paired_delta_table(rows: &[SummaryRow], key: &str, baseline_value: &str, group: &[String], metrics: &[String]) -> Table {
+    let done: Vec<&SummaryRow> = rows.iter().filter(|r| r.status == "completed").collect();
+    let is_base = |r: &SummaryRow| r.config.get(key).map(String::as_str) == Some(baseline_value);
+    let matches = |a: &SummaryRow, b: &SummaryRow| {
+        a.config.iter().all(|(k, v)| k == key || v == "-" || b.config.get(k).is_none_or(|w| w == "-" || w == v))
+    };
+    let mut groups: BTreeMap<Vec<String>, Vec<(&SummaryRow, &SummaryRow)>> = BTreeMap::new();
+    for cell in done.iter().filter(|r| !is_base(r)) {
+        if let Some(base) = done.iter().find(|b| is_base(b) && matches(b, cell)) {
+            let g = group.iter().map(|k| cell.config.get(k).cloned().unwrap_or_else(|| "-".into())).collect();
+            groups.entry(g).or_default().push((cell, base));
+        }
+    }
+    let mut header: Vec<String> = group.to_vec();
+    header.push(key.to_string());
+    header.extend(metrics.iter().map(|m| format!("Δ {m} (points)")));
+    header.push("pairs".into());
+    let mut body = Vec::new();
+    for (g, pairs) in &groups {
+        let mut cells = g.clone();
+        cells.push(pairs[0].0.config.get(key).cloned().unwrap_or_default());
+        for m in metrics {
+            let d: Vec<f64> = pairs.iter().filter_map(|(c, b)| Some(c.metrics.get(m)? - b.metrics.get(m)?)).collect();
+            let (mean, std, n) = mean_std(&d);
+            let half = if n > 1 { t_quantile_975(n - 1) * std / (n as f64).sqrt() } else { f64::NAN };
+            cells.push(format!("{mean:+.2} ± {std:.2} [{:+.2}, {:+.2}]", mean - half, mean + half));
+        }
+        cells.push(pairs.len().to_string());
+        body.push(cells);
+    }
+    Table {
+        caption: format!("Paired differences against {key} = {baseline_value}: mean Δ ± sample std [paired-t 95% CI]"),
+        header,
+        rows: body,
+    }
+}
+
+pub fn paired_delta_markdown(rows: &[SummaryRow], key: &str, baseline_value: &str, group: &[String]) -> String {
+    let metrics: Vec<String> = default_metrics(rows).into_iter().filter(|m| !m.ends_with("_epoch0")).collect();
+    paired_delta_table(rows, key, baseline_value, group, &metrics).render(Format::Md)
 }
 
 #[cfg(test)]
@@ -179,7 +324,7 @@ mod tests {
             status: "completed".into(),
             varying: vec![],
             config,
-            metrics: [("5-NN".to_string(), knn5)].into_iter().collect(),
+            metrics: [("knn5".to_string(), knn5)].into_iter().collect(),
             wall_time_s: None,
         }
     }
@@ -215,59 +360,4 @@ mod tests {
         // Δ = 1, 3, 2: mean 2, sd 1, CI 2 ± 4.303/√3 = [−0.48, 4.48].
         assert!(md.contains("| simclr | true | +2.00 ± 1.00 [-0.48, +4.48] | 3 |"), "{md}");
     }
-}
-
-/// Two-sided 95% quantile of Student's t with `df` degrees of freedom (table for small df,
-/// the normal value beyond 30).
-pub fn t_quantile_975(df: usize) -> f64 {
-    const TABLE: [f64; 30] = [
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101,
-        2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
-    ];
-    if df == 0 { f64::NAN } else if df <= 30 { TABLE[df - 1] } else { 1.960 }
-}
-
-/// Paired differences against a baseline: every completed cell whose `key` is not
-/// `baseline_value` is paired with the completed baseline cell that agrees with it on every
-/// other config key set in both (a baseline's null CompMod knobs match anything), and the
-/// differences are grouped by `group` keys: mean Δ, sample std, n and a paired-t 95%
-/// confidence interval, per metric.
-pub fn paired_delta_markdown(rows: &[SummaryRow], key: &str, baseline_value: &str, group: &[String]) -> String {
-    let done: Vec<&SummaryRow> = rows.iter().filter(|r| r.status == "completed").collect();
-    let is_base = |r: &SummaryRow| r.config.get(key).map(String::as_str) == Some(baseline_value);
-    let matches = |a: &SummaryRow, b: &SummaryRow| {
-        a.config.iter().all(|(k, v)| k == key || v == "-" || b.config.get(k).is_none_or(|w| w == "-" || w == v))
-    };
-    let mut metrics: Vec<String> = rows.iter().flat_map(|r| r.metrics.keys().cloned()).filter(|m| !m.ends_with("@0")).collect();
-    metrics.sort_by_key(|m| (m.starts_with("linear") as u8, m.trim_end_matches("-NN").parse::<u32>().unwrap_or(0)));
-    metrics.dedup();
-    let mut groups: BTreeMap<Vec<String>, Vec<(&SummaryRow, &SummaryRow)>> = BTreeMap::new();
-    for cell in done.iter().filter(|r| !is_base(r)) {
-        if let Some(base) = done.iter().find(|b| is_base(b) && matches(b, cell)) {
-            let g = group.iter().map(|k| cell.config.get(k).cloned().unwrap_or_else(|| "-".into())).collect();
-            groups.entry(g).or_default().push((cell, base));
-        }
-    }
-    let mut header: Vec<String> = group.to_vec();
-    header.push(key.to_string());
-    header.extend(metrics.iter().map(|m| format!("Δ {m} (points)")));
-    header.push("pairs".into());
-    let mut out = format!(
-        "Paired differences against {key} = {baseline_value}: mean Δ ± sample std [paired-t 95% CI]\n\n| {} |\n|{}\n",
-        header.join(" | "),
-        "---|".repeat(header.len())
-    );
-    for (g, pairs) in &groups {
-        let mut cells = g.clone();
-        cells.push(pairs[0].0.config.get(key).cloned().unwrap_or_default());
-        for m in &metrics {
-            let d: Vec<f64> = pairs.iter().filter_map(|(c, b)| Some(c.metrics.get(m)? - b.metrics.get(m)?)).collect();
-            let (mean, std, n) = mean_std(&d);
-            let half = if n > 1 { t_quantile_975(n - 1) * std / (n as f64).sqrt() } else { f64::NAN };
-            cells.push(format!("{mean:+.2} ± {std:.2} [{:+.2}, {:+.2}]", mean - half, mean + half));
-        }
-        cells.push(pairs.len().to_string());
-        out.push_str(&format!("| {} |\n", cells.join(" | ")));
-    }
-    out
 }
