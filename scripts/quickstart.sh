@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 cargo build --bin compmod
-"$COMPMOD_BIN" data fetch fashion-mnist
-"$COMPMOD_BIN" run experiments/quickstart.toml "$@"
+"$compmod_bin" data fetch fashion-mnist
+"$compmod_bin" run experiments/quickstart.toml "$@"

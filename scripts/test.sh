@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 cargo build --bin compmod --tests
 for dataset in fashion-mnist mnist cifar-samples; do
-    "$COMPMOD_BIN" data fetch "$dataset"
+    "$compmod_bin" data fetch "$dataset"
 done
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -88,7 +88,7 @@ fn main() -> ExitCode {
     // other command-line tools, instead of panicking on a broken pipe.
     std::panic::set_hook(Box::new(|info| {
         let msg = info.to_string();
-        if msg.contains("Broken pipe") {
+        if msg.contains("failed printing to stdout") && msg.contains("Broken pipe") {
             std::process::exit(0);
         }
         eprintln!("{msg}");
@@ -111,9 +111,8 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             let opts = RunOptions { results_root: results.clone(), quiet, only_cell: cell };
             let outcomes = run_experiment(&exp, &opts)?;
             let exp_dir = experiment_dir(&exp, &results);
-            let rows = compmod::report::summarize(&exp_dir)?;
-            let ids: Vec<&str> = outcomes.iter().map(|o| o.trial_id.as_str()).collect();
-            let rows: Vec<_> = rows.into_iter().filter(|r| ids.contains(&r.trial_id.as_str())).collect();
+            let ids: Vec<String> = outcomes.iter().map(|o| o.trial_id.clone()).collect();
+            let rows = compmod::report::summarize_trials(&exp_dir, Some(&ids))?;
             println!("\n{}", compmod::report::markdown(&rows));
             println!("results: {}", exp_dir.display());
             let failed: Vec<_> = outcomes.iter().filter(|o| o.status != "completed").collect();
@@ -170,9 +169,16 @@ fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Report { dir, group, baseline, metric, format, out } => {
             use compmod::report::{Format, cell_table, default_metrics, grouped_table, paired_delta_table, summarize};
             let rows = summarize(&dir)?;
+            compmod::report::check_keys(&rows, &group)?;
             let metrics = if metric.is_empty() { default_metrics(&rows) } else { metric };
             let table = if let Some(b) = baseline {
                 let (key, value) = b.split_once('=').ok_or_else(|| anyhow::anyhow!("--baseline expects KEY=VALUE, e.g. compmod.enabled=false"))?;
+                compmod::report::check_keys(&rows, &[key.to_string()])?;
+                anyhow::ensure!(
+                    rows.iter().any(|r| r.config.get(key).map(String::as_str) == Some(value)),
+                    "no cell has {key} = {value}; its values here are {:?}",
+                    rows.iter().filter_map(|r| r.config.get(key).cloned()).collect::<std::collections::BTreeSet<_>>()
+                );
                 let metrics: Vec<String> = metrics.into_iter().filter(|m| !m.ends_with("_epoch0")).collect();
                 paired_delta_table(&rows, key, value, &group, &metrics)
             } else if group.is_empty() {

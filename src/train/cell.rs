@@ -146,6 +146,11 @@ pub fn run_cell(cell: &Cell, experiment: &str, dir: &Path, data: &LoadedData, op
     };
     write_parquet_atomic(&dir.join("run.parquet"), &mut run_frame(&run, cfg)?)?;
 
+    anyhow::ensure!(
+        batch_size <= data.train.len(),
+        "train.batch_size = {batch_size} is larger than the {} training images; lower it or raise data.train_subset",
+        data.train.len()
+    );
     let device = make_device(&cfg.device)?;
     let ad = device.clone().autodiff();
     ad.seed(cfg.seed);
@@ -184,11 +189,6 @@ pub fn run_cell(cell: &Cell, experiment: &str, dir: &Path, data: &LoadedData, op
         max_steps: cfg.train.max_steps_per_epoch,
     };
     let steps_per_epoch = loader.steps_per_epoch();
-    anyhow::ensure!(
-        steps_per_epoch > 0,
-        "train.batch_size = {batch_size} is larger than the {} training images; lower it or raise data.train_subset",
-        data.train.len()
-    );
     let schedule = WarmupCosine {
         peak: lr_effective,
         min_ratio: cfg.train.min_lr_ratio,

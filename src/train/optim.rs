@@ -2,7 +2,8 @@
 //!
 //! The bi-level step needs a *virtual* step, (θ', φ') = the step the optimiser would take,
 //! momentum and weight decay included, without committing its state. burn's optimisers
-//! keep their state private, so SGD (PyTorch semantics) and Adam/AdamW are written here:
+//! keep their state private (and have no LARS), so SGD (PyTorch semantics), LARS and
+//! Adam/AdamW are written here:
 //! `step` returns the new module and the new state, and the caller commits the state or
 //! throws it away.
 

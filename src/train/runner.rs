@@ -47,7 +47,7 @@ pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<Vec<CellOut
     probe_writable(&exp_dir)?;
     let cells: Vec<&Cell> = exp.cells.iter().filter(|c| opts.only_cell.is_none_or(|i| i == c.index)).collect();
     if let Some(i) = opts.only_cell {
-        anyhow::ensure!(!cells.is_empty(), "--cell {i}: the grid has cells 0..{}", exp.cells.len());
+        anyhow::ensure!(!cells.is_empty(), "--cell {i}: the grid has cells 0 to {}", exp.cells.len().saturating_sub(1));
     }
     let mut data_cache: HashMap<String, LoadedData> = HashMap::new();
     let mut outcomes = Vec::new();
