@@ -5,7 +5,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 use compmod::compmod::coding_length::{series_terms, spectral_norm};
 use compmod::compmod::CodingLength;
 use compmod::config::{CompModConfig, MecScale};
-use compmod::method::simclr::{l2_normalize, nt_xent};
+use compmod::method::simclr::nt_xent;
+use compmod::model::norm::l2_normalize;
 use serde_json::Value;
 
 fn matrix(v: &Value, device: &Device) -> Tensor<2> {

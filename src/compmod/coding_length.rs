@@ -8,7 +8,7 @@
 use burn::tensor::Tensor;
 
 use crate::config::{CompModConfig, MecScale};
-use crate::method::simclr::l2_normalize;
+use crate::model::norm::l2_normalize;
 
 /// The series' settings at one point of training (λ includes the warm-up).
 #[derive(Debug, Clone, Copy)]

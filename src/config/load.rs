@@ -581,7 +581,16 @@ pub fn load_experiment(path: &Path, overrides: &Overrides) -> Result<Experiment>
             pinned.push(format!("{}: the override of `{}` pins this grid axis ({} values → 1)", axis.origin, axis.key, axis.values.len()));
             continue;
         }
-        let Some(default) = schema_lookup(&schema, &axis.key).filter(|v| !v.is_table()) else {
+        if schema_lookup(&schema, &axis.key).is_some_and(|v| v.is_table()) {
+            errors.push(ConfigError {
+                origin: axis.origin.clone(),
+                key: axis.key.clone(),
+                message: format!("a grid axis must name a value, not the table `{}`; name one of its keys, e.g. `{}.{}`", axis.key, axis.key,
+                    schema_lookup(&schema, &axis.key).and_then(|v| v.as_table()).and_then(|t| t.keys().next().cloned()).unwrap_or_default()),
+            });
+            continue;
+        }
+        let Some(default) = schema_lookup(&schema, &axis.key) else {
             errors.push(ConfigError {
                 origin: axis.origin.clone(),
                 key: axis.key.clone(),

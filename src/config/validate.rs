@@ -97,6 +97,9 @@ fn errs_view(prefix: &str, v: &ViewConfig, errs: &mut Vec<(String, String)>) {
 /// Values that are legal but probably not what the user meant, as (key, why).
 pub fn warnings(c: &ExperimentConfig) -> Vec<(String, String)> {
     let mut out = Vec::new();
+    if c.train.warmup_epochs > c.train.epochs as f64 {
+        out.push(("train.warmup_epochs".to_string(), format!("{} is longer than train.epochs = {}: the learning rate never reaches its peak", c.train.warmup_epochs, c.train.epochs)));
+    }
     if c.method.name == crate::config::MethodName::Byol && c.method.base_tau < 0.9 {
         out.push((
             "method.base_tau".to_string(),

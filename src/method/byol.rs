@@ -3,7 +3,7 @@
 use burn::tensor::Tensor;
 
 use super::{BaseMethod, Targets};
-use crate::method::simclr::l2_normalize;
+use crate::model::norm::l2_normalize;
 use crate::model::{Mode, SslNet};
 
 pub struct Byol;

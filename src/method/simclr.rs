@@ -3,6 +3,7 @@
 use burn::tensor::{Bool, Int, Tensor};
 
 use super::{BaseMethod, Targets};
+use crate::model::norm::l2_normalize;
 use crate::model::{Mode, SslNet};
 
 pub struct SimClr {
@@ -17,12 +18,6 @@ impl BaseMethod for SimClr {
     fn loss(&self, _net: &SslNet, z1: Tensor<2>, z2: Tensor<2>, _targets: Option<&Targets>, _mode: Mode) -> Tensor<1> {
         nt_xent(z1, z2, self.temperature)
     }
-}
-
-/// Rows scaled to unit L2 norm.
-pub fn l2_normalize(x: Tensor<2>) -> Tensor<2> {
-    let norm = x.clone().powf_scalar(2.0).sum_dim(1).sqrt().clamp_min(1e-12);
-    x / norm
 }
 
 /// NT-Xent: for each of the 2m embeddings, cross-entropy of picking its positive (the other

@@ -76,3 +76,9 @@ pub fn standardize_columns(x: Tensor<2>, epsilon: f64) -> Tensor<2> {
     let var = centered.clone().powf_scalar(2.0).mean_dim(0);
     centered / (var + epsilon).sqrt()
 }
+
+/// Rows scaled to unit L2 norm (every loss that compares directions starts here).
+pub fn l2_normalize(x: Tensor<2>) -> Tensor<2> {
+    let norm = x.clone().powf_scalar(2.0).sum_dim(1).sqrt().clamp_min(1e-12);
+    x / norm
+}

@@ -36,7 +36,6 @@ pub struct CellOutcome {
     pub trial_id: String,
     pub status: String,
     pub error: Option<String>,
-    pub skipped: bool,
 }
 
 /// Run every (selected) cell. Returns one outcome per cell; errors only for problems that
@@ -56,7 +55,7 @@ pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<Vec<CellOut
         let label = describe(cell);
         if cell_status(&dir).as_deref() == Some("completed") {
             eprintln!("[{}/{}] cell {} {} {label}: already completed, skipped", pos + 1, cells.len(), cell.index, cell.id);
-            outcomes.push(CellOutcome { index: cell.index, trial_id: cell.id.clone(), status: "completed".into(), error: None, skipped: true });
+            outcomes.push(CellOutcome { index: cell.index, trial_id: cell.id.clone(), status: "completed".into(), error: None });
             continue;
         }
         if !opts.quiet {
@@ -96,13 +95,13 @@ pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<Vec<CellOut
                     report.run.status,
                     report.run.wall_time_s.unwrap_or(0.0)
                 );
-                CellOutcome { index: cell.index, trial_id: cell.id.clone(), status: report.run.status.clone(), error: report.run.error.clone(), skipped: false }
+                CellOutcome { index: cell.index, trial_id: cell.id.clone(), status: report.run.status.clone(), error: report.run.error.clone() }
             }
             Err(e) => {
                 let message = format!("{e:#}");
                 eprintln!("cell {} {} {label}: failed: {message}", cell.index, cell.id);
                 record_failure(cell, exp.name(), &dir, &message);
-                CellOutcome { index: cell.index, trial_id: cell.id.clone(), status: "failed".into(), error: Some(message), skipped: false }
+                CellOutcome { index: cell.index, trial_id: cell.id.clone(), status: "failed".into(), error: Some(message) }
             }
         };
         outcomes.push(outcome);
