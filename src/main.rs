@@ -115,7 +115,7 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             let rows = compmod::report::summarize_trials(&exp_dir, Some(&ids))?;
             println!("\n{}", compmod::report::markdown(&rows));
             println!("results: {}", exp_dir.display());
-            let failed: Vec<_> = outcomes.iter().filter(|o| o.status != "completed").collect();
+            let failed: Vec<_> = outcomes.iter().filter(|o| o.status != "completed" && o.status != "elsewhere").collect();
             if failed.is_empty() {
                 return Ok(ExitCode::SUCCESS);
             }

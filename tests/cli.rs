@@ -206,3 +206,51 @@ fn every_method_runs_with_and_without_compmod() {
     methods.sort();
     assert_eq!(methods, vec!["barlow", "barlow", "byol", "byol", "simclr", "simclr"]);
 }
+
+#[test]
+fn two_runners_run_each_cell_once_and_dead_locks_are_taken_over() {
+    let d = tempfile::tempdir().unwrap();
+    let exp = tiny_experiment(d.path(), "pair", "[grid]\nseed = [0, 1, 2, 3]\n");
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_compmod"))
+            .args(["run", exp.to_str().unwrap(), "--quiet"])
+            .current_dir(d.path())
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert!(a.status.success() && b.status.success());
+    let logs = format!("{}{}", String::from_utf8_lossy(&a.stderr), String::from_utf8_lossy(&b.stderr));
+    let trials = trial_dirs(&d.path().join("results/pair"));
+    assert_eq!(trials.len(), 4);
+    for t in &trials {
+        let id = t.file_name().unwrap().to_str().unwrap();
+        let ran = logs.lines().filter(|l| l.contains(id) && l.contains(": completed in")).count();
+        assert_eq!(ran, 1, "cell {id} ran {ran} times:\n{logs}");
+        assert!(!t.join("lock").exists(), "lock left behind in {id}");
+        let run = read_parquet(&t.join("run.parquet")).unwrap();
+        assert_eq!(run.column("status").unwrap().str().unwrap().get(0), Some("completed"));
+    }
+
+    // A lock held by a live process with a fresh heartbeat is respected; one whose process
+    // is gone is taken over.
+    let exp2 = tiny_experiment(d.path(), "locks", "[grid]\nseed = [0, 1]\n");
+    let plan = compmod(d.path(), &["plan", exp2.to_str().unwrap()]);
+    let ids: Vec<String> = String::from_utf8_lossy(&plan.stdout).lines().skip(1).map(|l| l.split_whitespace().nth(1).unwrap().to_string()).collect();
+    let host = compmod::train::lock::hostname();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    for (id, pid) in ids.iter().zip([std::process::id(), 999_999]) {
+        let dir = d.path().join("results/locks").join(id);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("lock"), format!("host = {host:?}\npid = {pid}\nheartbeat = {now}\n")).unwrap();
+    }
+    let out = compmod(d.path(), &["run", exp2.to_str().unwrap(), "--quiet"]);
+    assert!(out.status.success());
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains(&format!("{}", ids[0])) && e.contains("running in another runner, skipped"), "{e}");
+    assert!(e.contains(&format!("cell 1 {}", ids[1])) && e.contains(": completed in"), "{e}");
+    assert!(d.path().join("results/locks").join(&ids[0]).join("lock").exists(), "a live owner's lock stays");
+}

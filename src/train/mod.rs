@@ -2,6 +2,7 @@
 
 pub mod cell;
 pub mod ema;
+pub mod lock;
 pub mod optim;
 pub mod params;
 pub mod runner;

@@ -58,6 +58,18 @@ pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<Vec<CellOut
             outcomes.push(CellOutcome { index: cell.index, trial_id: cell.id.clone(), status: "completed".into(), error: None });
             continue;
         }
+        // Claim the cell; another live runner may hold it (several processes or Slurm tasks
+        // on one results folder), and a completed cell may have finished meanwhile.
+        let Some(_lock) = super::lock::try_claim(&dir)? else {
+            eprintln!("[{}/{}] cell {} {} {label}: running in another runner, skipped", pos + 1, cells.len(), cell.index, cell.id);
+            outcomes.push(CellOutcome { index: cell.index, trial_id: cell.id.clone(), status: "elsewhere".into(), error: None });
+            continue;
+        };
+        if cell_status(&dir).as_deref() == Some("completed") {
+            eprintln!("[{}/{}] cell {} {} {label}: completed by another runner, skipped", pos + 1, cells.len(), cell.index, cell.id);
+            outcomes.push(CellOutcome { index: cell.index, trial_id: cell.id.clone(), status: "completed".into(), error: None });
+            continue;
+        }
         if !opts.quiet {
             eprintln!("[{}/{}] cell {} {} {label}", pos + 1, cells.len(), cell.index, cell.id);
         }
