@@ -43,6 +43,26 @@ enum Command {
         #[arg(long, default_value = "results")]
         results: PathBuf,
     },
+    /// Print a Slurm array job whose task N runs cell N: `compmod slurm exp.toml > job.sh`.
+    Slurm {
+        file: PathBuf,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+        #[arg(long)]
+        partition: Option<String>,
+        #[arg(long)]
+        gpus_per_task: Option<u32>,
+        #[arg(long, default_value_t = 4)]
+        cpus_per_task: u32,
+        /// Wall-time limit per task, in Slurm's format (e.g. 04:00:00).
+        #[arg(long, default_value = "04:00:00")]
+        time: String,
+        /// Extra `#SBATCH` lines, e.g. --sbatch "--account=abc".
+        #[arg(long)]
+        sbatch: Vec<String>,
+    },
     /// Check experiment files (or every .toml under folders) without running anything.
     Validate { paths: Vec<PathBuf> },
     /// Real datasets through the package registries.
@@ -134,6 +154,12 @@ fn dispatch(command: Command) -> Result<ExitCode> {
                 let status = cell_status(&dir.join(&c.id)).unwrap_or_else(|| "not run".into());
                 println!("{:>4}  {}  {:<10}  {}", c.index, c.id, status, describe(c));
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Slurm { file, set, results, partition, gpus_per_task, cpus_per_task, time, sbatch } => {
+            let exp = load_experiment(&file, &Overrides::from_env_and_args(set.clone()))?;
+            let opts = compmod::train::slurm::SlurmOptions { partition, gpus_per_task, cpus_per_task, time, extra: sbatch };
+            print!("{}", compmod::train::slurm::array_script(&exp, &file, &results, &set, &opts)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate { paths } => {

@@ -254,3 +254,33 @@ fn two_runners_run_each_cell_once_and_dead_locks_are_taken_over() {
     assert!(e.contains(&format!("cell 1 {}", ids[1])) && e.contains(": completed in"), "{e}");
     assert!(d.path().join("results/locks").join(&ids[0]).join("lock").exists(), "a live owner's lock stays");
 }
+
+#[test]
+fn slurm_array_tasks_run_every_cell_once() {
+    let d = tempfile::tempdir().unwrap();
+    let exp = tiny_experiment(d.path(), "slurm", "[grid]\n\"compmod.enabled\" = [false, true]\nseed = [0, 1]\n");
+    let out = compmod(d.path(), &["slurm", exp.to_str().unwrap(), "--partition", "gpu", "--gpus-per-task", "1", "--time", "01:00:00", "--set", "train.epochs=1"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let script = String::from_utf8(out.stdout).unwrap();
+    for line in ["#SBATCH --array=0-3", "#SBATCH --partition=gpu", "#SBATCH --gpus-per-task=1", "#SBATCH --time=01:00:00", "--cell \"$SLURM_ARRAY_TASK_ID\"", "--set 'train.epochs=1'"] {
+        assert!(script.contains(line), "missing {line:?} in\n{script}");
+    }
+    let job = d.path().join("job.sh");
+    std::fs::write(&job, &script).unwrap();
+    // Run the array's tasks here, as Slurm would, one per cell.
+    for task in 0..4 {
+        let st = Command::new("bash").arg(&job).env("SLURM_ARRAY_TASK_ID", task.to_string()).current_dir("/").output().unwrap();
+        assert!(st.status.success(), "task {task}: {}", String::from_utf8_lossy(&st.stderr));
+    }
+    let trials = trial_dirs(&d.path().join("results/slurm"));
+    assert_eq!(trials.len(), 4);
+    for t in &trials {
+        let run = read_parquet(&t.join("run.parquet")).unwrap();
+        assert_eq!(run.column("status").unwrap().str().unwrap().get(0), Some("completed"));
+        assert_eq!(run.column("train.epochs").unwrap().i64().unwrap().get(0), Some(1), "the --set reached the task");
+    }
+    let indices: Vec<i64> = trials.iter().map(|t| read_parquet(&t.join("run.parquet")).unwrap().column("cell_index").unwrap().i64().unwrap().get(0).unwrap()).collect();
+    let mut sorted = indices.clone();
+    sorted.sort();
+    assert_eq!(sorted, vec![0, 1, 2, 3], "each task ran its own cell");
+}

@@ -7,6 +7,7 @@ pub mod optim;
 pub mod params;
 pub mod runner;
 pub mod schedule;
+pub mod slurm;
 
 use anyhow::{Result, bail};
 use burn::tensor::Device;
