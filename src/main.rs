@@ -34,6 +34,10 @@ enum Command {
         /// No progress bars; one line per finished cell.
         #[arg(long, short)]
         quiet: bool,
+        /// Stop each cell after this epoch's checkpoint, as a kill would; the next run
+        /// continues from there.
+        #[arg(long)]
+        stop_after_epoch: Option<usize>,
     },
     /// List the grid's cells: index, id, varying values, and whether each is done.
     Plan {
@@ -125,17 +129,17 @@ fn main() -> ExitCode {
 
 fn dispatch(command: Command) -> Result<ExitCode> {
     match command {
-        Command::Run { file, set, results, cell, quiet } => {
+        Command::Run { file, set, results, cell, quiet, stop_after_epoch } => {
             let exp = load_experiment(&file, &Overrides::from_env_and_args(set))?;
             exp.warnings.iter().for_each(|w| eprintln!("warning: {w}"));
-            let opts = RunOptions { results_root: results.clone(), quiet, only_cell: cell };
+            let opts = RunOptions { results_root: results.clone(), quiet, only_cell: cell, stop_after_epoch };
             let outcomes = run_experiment(&exp, &opts)?;
             let exp_dir = experiment_dir(&exp, &results);
             let ids: Vec<String> = outcomes.iter().map(|o| o.trial_id.clone()).collect();
             let rows = compmod::report::summarize_trials(&exp_dir, Some(&ids))?;
             println!("\n{}", compmod::report::markdown(&rows));
             println!("results: {}", exp_dir.display());
-            let failed: Vec<_> = outcomes.iter().filter(|o| o.status != "completed" && o.status != "elsewhere").collect();
+            let failed: Vec<_> = outcomes.iter().filter(|o| !["completed", "elsewhere", "stopped"].contains(&o.status.as_str())).collect();
             if failed.is_empty() {
                 return Ok(ExitCode::SUCCESS);
             }

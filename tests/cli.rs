@@ -284,3 +284,48 @@ fn slurm_array_tasks_run_every_cell_once() {
     sorted.sort();
     assert_eq!(sorted, vec![0, 1, 2, 3], "each task ran its own cell");
 }
+
+fn column_f64(path: &Path, name: &str) -> Vec<f64> {
+    let df = read_parquet(path).unwrap();
+    let c = df.column(name).unwrap().f64().unwrap().clone();
+    (0..df.height()).map(|i| c.get(i).unwrap_or(f64::NAN)).collect()
+}
+
+#[test]
+fn a_stopped_grid_resumes_from_checkpoints_and_matches_an_uninterrupted_run() {
+    let grid = "[grid]\n\"method.name\" = [\"simclr\", \"byol\"]\n\"compmod.enabled\" = [false, true]\n";
+    let whole = tempfile::tempdir().unwrap();
+    let exp = tiny_experiment(whole.path(), "resume", grid);
+    let out = compmod(whole.path(), &["run", exp.to_str().unwrap(), "--quiet", "--set", "train.epochs=3"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let parts = tempfile::tempdir().unwrap();
+    let exp2 = parts.path().join("resume.toml");
+    std::fs::copy(&exp, &exp2).unwrap();
+    let out = compmod(parts.path(), &["run", exp2.to_str().unwrap(), "--quiet", "--set", "train.epochs=3", "--stop-after-epoch", "1"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for t in trial_dirs(&parts.path().join("results/resume")) {
+        let run = read_parquet(&t.join("run.parquet")).unwrap();
+        assert_eq!(run.column("status").unwrap().str().unwrap().get(0), Some("running"), "stopped cells are not done");
+        assert!(t.join("checkpoint/state.json").is_file());
+    }
+    let out = compmod(parts.path(), &["run", exp2.to_str().unwrap(), "--set", "train.epochs=3"]);
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{e}");
+    assert_eq!(e.matches("resuming from the checkpoint of epoch 1").count(), 4, "{e}");
+
+    let a = trial_dirs(&whole.path().join("results/resume"));
+    let b = trial_dirs(&parts.path().join("results/resume"));
+    assert_eq!(a.iter().map(|p| p.file_name().unwrap().to_owned()).collect::<Vec<_>>(), b.iter().map(|p| p.file_name().unwrap().to_owned()).collect::<Vec<_>>(), "same cells");
+    for (x, y) in a.iter().zip(&b) {
+        for (file, col) in [("epochs.parquet", "loss"), ("epochs.parquet", "z_std"), ("evals.parquet", "top1")] {
+            let (u, v) = (column_f64(&x.join(file), col), column_f64(&y.join(file), col));
+            assert_eq!(u.len(), v.len(), "{file}:{col} rows");
+            for (p, q) in u.iter().zip(&v) {
+                assert!((p - q).abs() <= 1e-6 * p.abs().max(1.0), "{}: {file} {col}: uninterrupted {p} vs resumed {q}", x.display());
+            }
+        }
+        let run = read_parquet(&y.join("run.parquet")).unwrap();
+        assert_eq!(run.column("status").unwrap().str().unwrap().get(0), Some("completed"));
+    }
+}

@@ -17,7 +17,7 @@ use crate::config::{ExperimentConfig, flatten_config};
 pub const SCHEMA_VERSION: i32 = 2;
 
 /// One row of `epochs.parquet`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct EpochRow {
     pub epoch: i64,
     pub steps: i64,
@@ -41,7 +41,7 @@ pub struct EpochRow {
 }
 
 /// One row of `evals.parquet`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EvalRow {
     pub epoch: i64,
     /// `"knn"` or `"linear"`.

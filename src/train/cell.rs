@@ -9,6 +9,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::checkpoint;
 use super::ema::EmaTarget;
 use super::optim::{Optimizer, OptimizerConfig};
 use super::schedule::WarmupCosine;
@@ -54,6 +55,8 @@ impl LoadedData {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CellOptions {
     pub quiet: bool,
+    /// Stop after this epoch's checkpoint, as a kill would (to test and demonstrate resume).
+    pub stop_after_epoch: Option<usize>,
 }
 
 pub fn now_ms() -> i64 {
@@ -172,8 +175,31 @@ pub fn run_cell(cell: &Cell, experiment: &str, dir: &Path, data: &LoadedData, op
         }
     });
 
-    let mut evals = evaluate(&net, data, cfg, 0, &device);
-    write_parquet_atomic(&dir.join("evals.parquet"), &mut evals_frame(&cell.id, &evals)?)?;
+    // Continue from this cell's last checkpoint, if it has one.
+    let resume = checkpoint::read_state(dir, &cell.id).filter(|(_, st)| st.epoch < cfg.train.epochs);
+    let (mut evals, mut epoch_rows, mut global_step, first_epoch, elapsed_before) = match resume {
+        Some((folder, state)) => {
+            net = checkpoint::load_module(net, &folder.join("net.bpk"))?;
+            opt.state = checkpoint::read_optimizer(&net, &folder.join("opt.bin"), &device)?;
+            if let Some(t) = target.as_mut() {
+                t.net = checkpoint::load_module(t.net.clone(), &folder.join("target.bpk"))?;
+            }
+            if let Some(cm) = compmod.as_mut() {
+                cm.fusion = checkpoint::load_module(cm.fusion.clone(), &folder.join("fusion.bpk"))?;
+                cm.meta_opt.state = checkpoint::read_optimizer(&cm.fusion, &folder.join("meta_opt.bin"), &device)?;
+            }
+            run.started_at_ms = state.started_at_ms;
+            if !opts.quiet {
+                eprintln!("  resuming from the checkpoint of epoch {} (step {})", state.epoch, state.global_step);
+            }
+            (state.evals, state.epoch_rows, state.global_step, state.epoch + 1, state.elapsed_s)
+        }
+        None => {
+            let evals = evaluate(&net, data, cfg, 0, &device);
+            write_parquet_atomic(&dir.join("evals.parquet"), &mut evals_frame(&cell.id, &evals)?)?;
+            (evals, Vec::new(), 0usize, 1usize, 0.0f64)
+        }
+    };
 
     let loader = PretrainLoader {
         data: data.train.clone(),
@@ -196,9 +222,7 @@ pub fn run_cell(cell: &Cell, experiment: &str, dir: &Path, data: &LoadedData, op
         total_steps: cfg.train.epochs * steps_per_epoch,
     };
     let side = cfg.data.image_size;
-    let mut epoch_rows = Vec::new();
-    let mut global_step = 0usize;
-    for epoch in 1..=cfg.train.epochs {
+    for epoch in first_epoch..=cfg.train.epochs {
         let bar = if opts.quiet { ProgressBar::hidden() } else { ProgressBar::new(steps_per_epoch as u64) };
         bar.set_style(
             ProgressStyle::with_template("  epoch {prefix} {bar:30} {pos}/{len} {msg} [{elapsed_precise}<{eta_precise}]")
@@ -297,10 +321,35 @@ pub fn run_cell(cell: &Cell, experiment: &str, dir: &Path, data: &LoadedData, op
             evals.extend(evaluate(&net, data, cfg, epoch, &device));
             write_parquet_atomic(&dir.join("evals.parquet"), &mut evals_frame(&cell.id, &evals)?)?;
         }
+        let state = checkpoint::CheckpointState {
+            trial_id: cell.id.clone(),
+            epoch,
+            global_step,
+            epoch_rows: epoch_rows.clone(),
+            evals: evals.clone(),
+            started_at_ms: run.started_at_ms,
+            elapsed_s: elapsed_before + clock.elapsed().as_secs_f64(),
+        };
+        checkpoint::write_atomically(dir, &state, |folder| {
+            checkpoint::save_module(&net, &folder.join("net.bpk"))?;
+            checkpoint::write_optimizer(&net, &opt.state, &folder.join("opt.bin"))?;
+            if let Some(t) = &target {
+                checkpoint::save_module(&t.net, &folder.join("target.bpk"))?;
+            }
+            if let Some(cm) = &compmod {
+                checkpoint::save_module(&cm.fusion, &folder.join("fusion.bpk"))?;
+                checkpoint::write_optimizer(&cm.fusion, &cm.meta_opt.state, &folder.join("meta_opt.bin"))?;
+            }
+            Ok(())
+        })?;
+        if opts.stop_after_epoch == Some(epoch) && epoch < cfg.train.epochs {
+            run.status = "stopped".into();
+            return Ok(CellReport { run, evals });
+        }
     }
     run.status = "completed".into();
     run.finished_at_ms = Some(now_ms());
-    run.wall_time_s = Some(clock.elapsed().as_secs_f64());
+    run.wall_time_s = Some(elapsed_before + clock.elapsed().as_secs_f64());
     write_parquet_atomic(&dir.join("run.parquet"), &mut run_frame(&run, cfg)?)?;
     Ok(CellReport { run, evals })
 }

@@ -1,6 +1,7 @@
 //! Training: the per-cell loop, optimisers, schedules, and the grid runner.
 
 pub mod cell;
+pub mod checkpoint;
 pub mod ema;
 pub mod lock;
 pub mod optim;

@@ -17,6 +17,8 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Run only this cell index (Slurm array tasks).
     pub only_cell: Option<usize>,
+    /// Stop every cell after this epoch's checkpoint (a clean stand-in for a kill).
+    pub stop_after_epoch: Option<usize>,
 }
 
 /// The status recorded in a cell's `run.parquet`, if any.
@@ -79,7 +81,7 @@ pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<Vec<CellOut
                 data_cache.insert(key.clone(), LoadedData::load(&cell.config)?);
             }
             let data = &data_cache[&key];
-            match std::panic::catch_unwind(AssertUnwindSafe(|| run_cell(cell, exp.name(), &dir, data, CellOptions { quiet: opts.quiet }))) {
+            match std::panic::catch_unwind(AssertUnwindSafe(|| run_cell(cell, exp.name(), &dir, data, CellOptions { quiet: opts.quiet, stop_after_epoch: opts.stop_after_epoch }))) {
                 Ok(r) => r,
                 Err(panic) => {
                     let msg = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_else(|| "panic".into());
