@@ -329,3 +329,61 @@ fn a_stopped_grid_resumes_from_checkpoints_and_matches_an_uninterrupted_run() {
         assert_eq!(run.column("status").unwrap().str().unwrap().get(0), Some("completed"));
     }
 }
+
+#[test]
+fn kill_9_mid_cell_then_restart_continues_and_keeps_completed_cells() {
+    let grid = "[grid]\nseed = [0, 1]\n";
+    let d = tempfile::tempdir().unwrap();
+    let exp = tiny_experiment(d.path(), "killed", grid);
+    let set = ["--set", "train.epochs=4", "--set", "train.max_steps_per_epoch=6"];
+    let plan = compmod(d.path(), &["plan", exp.to_str().unwrap(), set[0], set[1], set[2], set[3]]);
+    let ids: Vec<String> = String::from_utf8_lossy(&plan.stdout).lines().skip(1).map(|l| l.split_whitespace().nth(1).unwrap().to_string()).collect();
+    let second = d.path().join("results/killed").join(&ids[1]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_compmod"))
+        .args(["run", exp.to_str().unwrap(), "--quiet"])
+        .args(set)
+        .current_dir(d.path())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill -9 as soon as the second cell has its first checkpoint: mid-cell.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !second.join("checkpoint/state.json").exists() {
+        assert!(std::time::Instant::now() < deadline, "no checkpoint appeared");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let first = d.path().join("results/killed").join(&ids[0]);
+    let first_bytes: Vec<Vec<u8>> = ["run.parquet", "epochs.parquet", "evals.parquet"].iter().map(|f| std::fs::read(first.join(f)).unwrap()).collect();
+    // Nothing half-written: every parquet file reads.
+    for t in trial_dirs(&d.path().join("results/killed")) {
+        for f in ["run.parquet", "epochs.parquet", "evals.parquet"] {
+            if t.join(f).exists() {
+                read_parquet(&t.join(f)).unwrap_or_else(|e| panic!("{}: {e}", t.join(f).display()));
+            }
+        }
+    }
+    let run = read_parquet(&second.join("run.parquet")).unwrap();
+    assert_eq!(run.column("status").unwrap().str().unwrap().get(0), Some("running"), "killed before the second cell finished");
+
+    let out = compmod(d.path(), &["run", exp.to_str().unwrap(), set[0], set[1], set[2], set[3]]);
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{e}");
+    assert!(e.contains("already completed, skipped") && e.contains("resuming from the checkpoint of epoch"), "{e}");
+    let after: Vec<Vec<u8>> = ["run.parquet", "epochs.parquet", "evals.parquet"].iter().map(|f| std::fs::read(first.join(f)).unwrap()).collect();
+    assert_eq!(first_bytes, after, "the completed cell was rewritten");
+
+    // The continued cell equals an uninterrupted run of the same cell.
+    let clean = tempfile::tempdir().unwrap();
+    let exp3 = clean.path().join("killed.toml");
+    std::fs::copy(&exp, &exp3).unwrap();
+    let out = compmod(clean.path(), &["run", exp3.to_str().unwrap(), "--quiet", "--cell", "1", set[0], set[1], set[2], set[3]]);
+    assert!(out.status.success());
+    let reference = clean.path().join("results/killed").join(&ids[1]);
+    for (file, col) in [("epochs.parquet", "loss"), ("evals.parquet", "top1")] {
+        let (u, v) = (column_f64(&reference.join(file), col), column_f64(&second.join(file), col));
+        assert_eq!(u.len(), v.len());
+        assert!(u.iter().zip(&v).all(|(p, q)| (p - q).abs() <= 1e-6 * p.abs().max(1.0)), "{file} {col}: {u:?} vs {v:?}");
+    }
+}
