@@ -178,7 +178,8 @@ fn bad_input_fails_before_training_and_writes_nothing() {
     let missing = d.path().join("missing.toml");
     std::fs::write(&missing, "name = \"missing\"\n[data]\nroot = \"nowhere\"\n").unwrap();
     let out = compmod(d.path(), &["run", missing.to_str().unwrap(), "--quiet"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!d.path().join("results").exists(), "a missing dataset must not create results");
     let e = String::from_utf8_lossy(&out.stderr);
     assert!(e.contains("data folder nowhere does not exist") && e.contains("compmod data fetch fashion-mnist"), "{e}");
 }

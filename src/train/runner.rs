@@ -44,13 +44,21 @@ pub struct CellOutcome {
 /// stop the whole grid (e.g. an unwritable results folder).
 pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<Vec<CellOutcome>> {
     let exp_dir = experiment_dir(exp, &opts.results_root);
-    std::fs::create_dir_all(&exp_dir).with_context(|| format!("cannot create results folder {}", exp_dir.display()))?;
-    probe_writable(&exp_dir)?;
     let cells: Vec<&Cell> = exp.cells.iter().filter(|c| opts.only_cell.is_none_or(|i| i == c.index)).collect();
     if let Some(i) = opts.only_cell {
         anyhow::ensure!(!cells.is_empty(), "--cell {i}: the grid has cells 0 to {}", exp.cells.len().saturating_sub(1));
     }
+    // Read every dataset the cells need before anything is written, so a missing or
+    // malformed file fails the command without touching results/.
     let mut data_cache: HashMap<String, LoadedData> = HashMap::new();
+    for cell in &cells {
+        let key = toml::to_string(&cell.config.data).unwrap_or_default();
+        if !data_cache.contains_key(&key) && cell_status(&exp_dir.join(&cell.id)).as_deref() != Some("completed") {
+            data_cache.insert(key, LoadedData::load(&cell.config)?);
+        }
+    }
+    std::fs::create_dir_all(&exp_dir).with_context(|| format!("cannot create results folder {}", exp_dir.display()))?;
+    probe_writable(&exp_dir)?;
     let mut outcomes = Vec::new();
     for (pos, cell) in cells.iter().enumerate() {
         let dir = exp_dir.join(&cell.id);
