@@ -38,6 +38,13 @@ enum Command {
         /// continues from there.
         #[arg(long)]
         stop_after_epoch: Option<usize>,
+        /// Run cells side by side, one worker process per device: --devices cpu,cpu or
+        /// cuda:0,cuda:1 (the cell locks give each cell to one worker).
+        #[arg(long, value_delimiter = ',')]
+        devices: Vec<String>,
+        /// Run every cell on this device (what each --devices worker is given).
+        #[arg(long, hide = true)]
+        device: Option<String>,
     },
     /// List the grid's cells: index, id, varying values, and whether each is done.
     Plan {
@@ -129,11 +136,50 @@ fn main() -> ExitCode {
 
 fn dispatch(command: Command) -> Result<ExitCode> {
     match command {
-        Command::Run { file, set, results, cell, quiet, stop_after_epoch } => {
-            let exp = load_experiment(&file, &Overrides::from_env_and_args(set))?;
+        Command::Run { file, set, results, cell, quiet, stop_after_epoch, devices, device } => {
+            let exp = load_experiment(&file, &Overrides::from_env_and_args(set.clone()))?;
             exp.warnings.iter().for_each(|w| eprintln!("warning: {w}"));
-            let opts = RunOptions { results_root: results.clone(), quiet, only_cell: cell, stop_after_epoch };
-            let outcomes = run_experiment(&exp, &opts)?;
+            for d in devices.iter().chain(&device) {
+                compmod::train::make_device(d).map_err(|e| anyhow::anyhow!("--devices {d}: {e}"))?;
+            }
+            let opts = RunOptions { results_root: results.clone(), quiet, only_cell: cell, stop_after_epoch, device };
+            let outcomes = if devices.len() > 1 {
+                // One worker process per device (burn's backends keep process-wide state, so
+                // processes, not threads); each walks the grid and the cell locks share it out.
+                let exe = std::env::current_exe()?;
+                let mut children = Vec::new();
+                for d in &devices {
+                    let mut cmd = std::process::Command::new(&exe);
+                    cmd.arg("run").arg(&file).arg("--results").arg(&results).arg("--device").arg(d).arg("--quiet");
+                    set.iter().for_each(|kv| {
+                        cmd.arg("--set").arg(kv);
+                    });
+                    if let Some(c) = cell {
+                        cmd.arg("--cell").arg(c.to_string());
+                    }
+                    if let Some(e) = stop_after_epoch {
+                        cmd.arg("--stop-after-epoch").arg(e.to_string());
+                    }
+                    children.push(cmd.stdout(std::process::Stdio::null()).spawn()?);
+                }
+                for mut c in children {
+                    c.wait()?;
+                }
+                let exp_dir = experiment_dir(&exp, &results);
+                exp.cells
+                    .iter()
+                    .filter(|c| cell.is_none_or(|i| i == c.index))
+                    .map(|c| compmod::train::runner::CellOutcome {
+                        index: c.index,
+                        trial_id: c.id.clone(),
+                        status: cell_status(&exp_dir.join(&c.id)).unwrap_or_else(|| "not run".into()),
+                        error: None,
+                    })
+                    .collect()
+            } else {
+                let opts = RunOptions { device: devices.first().cloned().or(opts.device.clone()), ..opts };
+                run_experiment(&exp, &opts)?
+            };
             let exp_dir = experiment_dir(&exp, &results);
             let ids: Vec<String> = outcomes.iter().map(|o| o.trial_id.clone()).collect();
             let rows = compmod::report::summarize_trials(&exp_dir, Some(&ids))?;

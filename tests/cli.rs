@@ -388,3 +388,30 @@ fn kill_9_mid_cell_then_restart_continues_and_keeps_completed_cells() {
         assert!(u.iter().zip(&v).all(|(p, q)| (p - q).abs() <= 1e-6 * p.abs().max(1.0)), "{file} {col}: {u:?} vs {v:?}");
     }
 }
+
+#[test]
+fn devices_run_cells_side_by_side_each_once() {
+    let d = tempfile::tempdir().unwrap();
+    let exp = tiny_experiment(d.path(), "devices", "[grid]\nseed = [0, 1, 2, 3]\n");
+    let out = compmod(d.path(), &["run", exp.to_str().unwrap(), "--quiet", "--devices", "cpu,cpu"]);
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{e}");
+    let trials = trial_dirs(&d.path().join("results/devices"));
+    assert_eq!(trials.len(), 4);
+    for t in &trials {
+        let id = t.file_name().unwrap().to_str().unwrap();
+        assert_eq!(e.lines().filter(|l| l.contains(id) && l.contains(": completed in")).count(), 1, "{e}");
+    }
+    // Same numbers as one cell at a time.
+    let seq = tempfile::tempdir().unwrap();
+    let exp2 = seq.path().join("devices.toml");
+    std::fs::copy(&exp, &exp2).unwrap();
+    assert!(compmod(seq.path(), &["run", exp2.to_str().unwrap(), "--quiet"]).status.success());
+    for (a, b) in trials.iter().zip(trial_dirs(&seq.path().join("results/devices"))) {
+        let (u, v) = (column_f64(&a.join("evals.parquet"), "top1"), column_f64(&b.join("evals.parquet"), "top1"));
+        assert_eq!(u, v, "{}", a.display());
+    }
+    let bad = compmod(d.path(), &["run", exp.to_str().unwrap(), "--devices", "cpu,cuda:1"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--devices cuda:1"));
+}

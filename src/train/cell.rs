@@ -52,11 +52,13 @@ impl LoadedData {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct CellOptions {
     pub quiet: bool,
     /// Stop after this epoch's checkpoint, as a kill would (to test and demonstrate resume).
     pub stop_after_epoch: Option<usize>,
+    /// Run on this device instead of the config's `device` (`--devices`).
+    pub device: Option<String>,
 }
 
 pub fn now_ms() -> i64 {
@@ -154,7 +156,7 @@ pub fn run_cell(cell: &Cell, experiment: &str, dir: &Path, data: &LoadedData, op
         "train.batch_size = {batch_size} is larger than the {} training images; lower it or raise data.train_subset",
         data.train.len()
     );
-    let device = make_device(&cfg.device)?;
+    let device = make_device(opts.device.as_deref().unwrap_or(&cfg.device))?;
     let ad = device.clone().autodiff();
     ad.seed(cfg.seed);
     let channels = data.train.channels;

@@ -19,6 +19,9 @@ pub struct RunOptions {
     pub only_cell: Option<usize>,
     /// Stop every cell after this epoch's checkpoint (a clean stand-in for a kill).
     pub stop_after_epoch: Option<usize>,
+    /// Run every cell on this device instead of its config's `device` (one worker of
+    /// `--devices`; the cell's identity does not change).
+    pub device: Option<String>,
 }
 
 /// The status recorded in a cell's `run.parquet`, if any.
@@ -61,74 +64,79 @@ pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<Vec<CellOut
     probe_writable(&exp_dir)?;
     let mut outcomes = Vec::new();
     for (pos, cell) in cells.iter().enumerate() {
-        let dir = exp_dir.join(&cell.id);
-        let label = describe(cell);
-        if cell_status(&dir).as_deref() == Some("completed") {
-            eprintln!("[{}/{}] cell {} {} {label}: already completed, skipped", pos + 1, cells.len(), cell.index, cell.id);
-            outcomes.push(CellOutcome { index: cell.index, trial_id: cell.id.clone(), status: "completed".into(), error: None });
-            continue;
-        }
-        // Claim the cell; another live runner may hold it (several processes or Slurm tasks
-        // on one results folder), and a completed cell may have finished meanwhile.
-        let Some(_lock) = super::lock::try_claim(&dir)? else {
-            eprintln!("[{}/{}] cell {} {} {label}: running in another runner, skipped", pos + 1, cells.len(), cell.index, cell.id);
-            outcomes.push(CellOutcome { index: cell.index, trial_id: cell.id.clone(), status: "elsewhere".into(), error: None });
-            continue;
-        };
-        if cell_status(&dir).as_deref() == Some("completed") {
-            eprintln!("[{}/{}] cell {} {} {label}: completed by another runner, skipped", pos + 1, cells.len(), cell.index, cell.id);
-            outcomes.push(CellOutcome { index: cell.index, trial_id: cell.id.clone(), status: "completed".into(), error: None });
-            continue;
-        }
-        if !opts.quiet {
-            eprintln!("[{}/{}] cell {} {} {label}", pos + 1, cells.len(), cell.index, cell.id);
-        }
-        let key = toml::to_string(&cell.config.data).unwrap_or_default();
-        let result = (|| -> Result<_> {
-            if !data_cache.contains_key(&key) {
-                data_cache.insert(key.clone(), LoadedData::load(&cell.config)?);
-            }
-            let data = &data_cache[&key];
-            match std::panic::catch_unwind(AssertUnwindSafe(|| run_cell(cell, exp.name(), &dir, data, CellOptions { quiet: opts.quiet, stop_after_epoch: opts.stop_after_epoch }))) {
+        outcomes.push(run_one(exp, cell, pos, cells.len(), &exp_dir, &data_cache, opts, opts.device.as_deref())?);
+    }
+    Ok(outcomes)
+}
+
+/// Skip, claim or run one cell.
+#[allow(clippy::too_many_arguments)]
+pub fn run_one(
+    exp: &Experiment,
+    cell: &Cell,
+    pos: usize,
+    total: usize,
+    exp_dir: &Path,
+    data_cache: &HashMap<String, LoadedData>,
+    opts: &RunOptions,
+    device: Option<&str>,
+) -> Result<CellOutcome> {
+    let dir = exp_dir.join(&cell.id);
+    let label = describe(cell);
+    let skip = |status: &str, why: &str| {
+        eprintln!("[{}/{total}] cell {} {} {label}: {why}, skipped", pos + 1, cell.index, cell.id);
+        Ok(CellOutcome { index: cell.index, trial_id: cell.id.clone(), status: status.into(), error: None })
+    };
+    if cell_status(&dir).as_deref() == Some("completed") {
+        return skip("completed", "already completed");
+    }
+    // Claim the cell; another live runner may hold it (several processes, devices or Slurm
+    // tasks on one results folder), and a completed cell may have finished meanwhile.
+    let Some(_lock) = super::lock::try_claim(&dir)? else {
+        return skip("elsewhere", "running in another runner");
+    };
+    if cell_status(&dir).as_deref() == Some("completed") {
+        return skip("completed", "completed by another runner");
+    }
+    if !opts.quiet {
+        eprintln!("[{}/{total}] cell {} {} {label}{}", pos + 1, cell.index, cell.id, device.map(|d| format!(" on {d}")).unwrap_or_default());
+    }
+    let key = toml::to_string(&cell.config.data).unwrap_or_default();
+    let result = match data_cache.get(&key) {
+        None => Err(anyhow::anyhow!("dataset of cell {} was not loaded", cell.index)),
+        Some(data) => {
+            let cell_opts = CellOptions { quiet: opts.quiet, stop_after_epoch: opts.stop_after_epoch, device: device.map(String::from) };
+            match std::panic::catch_unwind(AssertUnwindSafe(|| run_cell(cell, exp.name(), &dir, data, cell_opts))) {
                 Ok(r) => r,
                 Err(panic) => {
                     let msg = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_else(|| "panic".into());
                     Err(anyhow::anyhow!("panicked: {msg}"))
                 }
             }
-        })();
-        let outcome = match result {
-            Ok(report) => {
-                let summary = report
-                    .evals
-                    .iter()
-                    .filter(|e| e.epoch == report.evals.iter().map(|e| e.epoch).max().unwrap_or(0))
-                    .map(|e| match e.k {
-                        Some(k) => format!("{k}-NN {:.2}%", 100.0 * e.top1),
-                        None => format!("linear {:.2}%", 100.0 * e.top1),
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                eprintln!(
-                    "cell {} {} {}: {} in {:.0} s; {summary}",
-                    cell.index,
-                    cell.id,
-                    label,
-                    report.run.status,
-                    report.run.wall_time_s.unwrap_or(0.0)
-                );
-                CellOutcome { index: cell.index, trial_id: cell.id.clone(), status: report.run.status.clone(), error: report.run.error.clone() }
-            }
-            Err(e) => {
-                let message = format!("{e:#}");
-                eprintln!("cell {} {} {label}: failed: {message}", cell.index, cell.id);
-                record_failure(cell, exp.name(), &dir, &message);
-                CellOutcome { index: cell.index, trial_id: cell.id.clone(), status: "failed".into(), error: Some(message) }
-            }
-        };
-        outcomes.push(outcome);
-    }
-    Ok(outcomes)
+        }
+    };
+    Ok(match result {
+        Ok(report) => {
+            let summary = report
+                .evals
+                .iter()
+                .filter(|e| e.epoch == report.evals.iter().map(|e| e.epoch).max().unwrap_or(0))
+                .map(|e| match e.k {
+                    Some(k) => format!("{k}-NN {:.2}%", 100.0 * e.top1),
+                    None => format!("linear {:.2}%", 100.0 * e.top1),
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            eprintln!("cell {} {} {}: {} in {:.0} s; {summary}", cell.index, cell.id, label, report.run.status, report.run.wall_time_s.unwrap_or(0.0));
+            CellOutcome { index: cell.index, trial_id: cell.id.clone(), status: report.run.status.clone(), error: report.run.error.clone() }
+        }
+        Err(e) => {
+            let message = format!("{e:#}");
+            eprintln!("cell {} {} {label}: failed: {message}", cell.index, cell.id);
+            record_failure(cell, exp.name(), &dir, &message);
+            CellOutcome { index: cell.index, trial_id: cell.id.clone(), status: "failed".into(), error: Some(message) }
+        }
+    })
 }
 
 /// Mark a cell failed on disk (best effort: the grid goes on either way).
