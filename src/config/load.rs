@@ -728,9 +728,11 @@ pub fn resolved_toml(config: &ExperimentConfig) -> String {
     toml::to_string(config).expect("config serialises to TOML")
 }
 
-/// A cell's identity: the first 12 hex digits of SHA-256 over its resolved TOML.
+/// A cell's identity: the first 12 hex digits of SHA-256 over its resolved TOML, with
+/// `[tracking]` left out (where a run is mirrored does not change what it computes).
 pub fn cell_id(config: &ExperimentConfig) -> String {
-    let digest = Sha256::digest(resolved_toml(config).as_bytes());
+    let identity = ExperimentConfig { tracking: Default::default(), ..config.clone() };
+    let digest = Sha256::digest(resolved_toml(&identity).as_bytes());
     digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
 }
 

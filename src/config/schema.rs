@@ -21,6 +21,16 @@ pub struct ExperimentConfig {
     pub compmod: CompModConfig,
     pub train: TrainConfig,
     pub eval: EvalConfig,
+    /// Where runs are mirrored; not part of a cell's identity.
+    pub tracking: TrackingConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrackingConfig {
+    /// MLflow tracking server, e.g. "http://127.0.0.1:5000"; empty = $MLFLOW_TRACKING_URI
+    /// if set, else no tracking.
+    pub mlflow_uri: String,
 }
 
 impl Default for ExperimentConfig {
@@ -36,6 +46,7 @@ impl Default for ExperimentConfig {
             compmod: CompModConfig::default(),
             train: TrainConfig::default(),
             eval: EvalConfig::default(),
+            tracking: TrackingConfig::default(),
         }
     }
 }

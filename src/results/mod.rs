@@ -198,3 +198,4 @@ pub fn read_parquet(path: &Path) -> Result<DataFrame> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     ParquetReader::new(file).finish().map_err(anyhow::Error::from).with_context(|| format!("cannot read {}", path.display()))
 }
+pub mod mlflow;

@@ -25,6 +25,7 @@ use crate::eval::linear::LinearProbe;
 use crate::eval::{extract_features, l2_normalize_rows};
 use crate::method;
 use crate::model::{Mlp, Mode, SslNet};
+use crate::results::mlflow::MlflowRun;
 use crate::results::{EpochRow, EvalRow, RunRow, epochs_frame, evals_frame, run_frame, write_parquet_atomic, write_text_atomic};
 
 /// A dataset loaded once and shared by every cell that uses it.
@@ -150,6 +151,20 @@ pub fn run_cell(cell: &Cell, experiment: &str, dir: &Path, data: &LoadedData, op
         eval_network: method::build(&cfg.method).eval_network().into(),
     };
     write_parquet_atomic(&dir.join("run.parquet"), &mut run_frame(&run, cfg)?)?;
+    let tracker = tracking_uri(cfg).map(|uri| {
+        let params = crate::config::flatten_config(cfg).into_iter().map(|(k, v)| (k, v.to_string().trim_matches('"').to_string())).collect();
+        let tags = vec![
+            ("compmod.trial_id".to_string(), cell.id.clone()),
+            ("compmod.cell_index".to_string(), cell.index.to_string()),
+            ("compmod.status".to_string(), "running".to_string()),
+        ];
+        MlflowRun::start(&uri, experiment, &cell.id, params, tags)
+    });
+    let log_evals = |rows: &[EvalRow]| {
+        if let Some(t) = &tracker {
+            t.log_metrics(rows.iter().map(|e| (e.k.map(|k| format!("{}{k}", e.protocol)).unwrap_or(e.protocol.clone()), 100.0 * e.top1, e.epoch)).collect());
+        }
+    };
 
     anyhow::ensure!(
         batch_size <= data.train.len(),
@@ -199,6 +214,7 @@ pub fn run_cell(cell: &Cell, experiment: &str, dir: &Path, data: &LoadedData, op
         None => {
             let evals = evaluate(&net, data, cfg, 0, &device);
             write_parquet_atomic(&dir.join("evals.parquet"), &mut evals_frame(&cell.id, &evals)?)?;
+            log_evals(&evals);
             (evals, Vec::new(), 0usize, 1usize, 0.0f64)
         }
     };
@@ -268,6 +284,9 @@ pub fn run_cell(cell: &Cell, experiment: &str, dir: &Path, data: &LoadedData, op
                 run.wall_time_s = Some(clock.elapsed().as_secs_f64());
                 write_parquet_atomic(&dir.join("epochs.parquet"), &mut epochs_frame(&cell.id, &epoch_rows)?)?;
                 write_parquet_atomic(&dir.join("run.parquet"), &mut run_frame(&run, cfg)?)?;
+                if let Some(t) = tracker {
+                    t.finish("diverged");
+                }
                 return Ok(CellReport { run, evals });
             }
             sums.loss += stats.loss;
@@ -311,6 +330,17 @@ pub fn run_cell(cell: &Cell, experiment: &str, dir: &Path, data: &LoadedData, op
             epoch_time_s: elapsed,
         });
         write_parquet_atomic(&dir.join("epochs.parquet"), &mut epochs_frame(&cell.id, &epoch_rows)?)?;
+        if let Some(t) = &tracker {
+            let r = epoch_rows.last().unwrap();
+            let mut m = vec![("loss".into(), r.loss, r.epoch), ("loss_ssl".into(), r.loss_ssl, r.epoch), ("lr".into(), r.lr, r.epoch),
+                ("z_std".into(), r.z_std, r.epoch), ("z_effective_rank".into(), r.z_effective_rank, r.epoch), ("images_per_s".into(), r.images_per_s, r.epoch)];
+            for (k, v) in [("loss_mcr", r.loss_mcr), ("loss_comp", r.loss_comp), ("series_max_norm", r.series_max_norm), ("meta_grad_norm", r.meta_grad_norm)] {
+                if let Some(v) = v {
+                    m.push((k.to_string(), v, r.epoch));
+                }
+            }
+            t.log_metrics(m);
+        }
         if !opts.quiet {
             let last = epoch_rows.last().unwrap();
             eprintln!(
@@ -320,7 +350,9 @@ pub fn run_cell(cell: &Cell, experiment: &str, dir: &Path, data: &LoadedData, op
         }
         let every = cfg.eval.every;
         if epoch == cfg.train.epochs || (every > 0 && epoch % every == 0) {
-            evals.extend(evaluate(&net, data, cfg, epoch, &device));
+            let new = evaluate(&net, data, cfg, epoch, &device);
+            log_evals(&new);
+            evals.extend(new);
             write_parquet_atomic(&dir.join("evals.parquet"), &mut evals_frame(&cell.id, &evals)?)?;
         }
         let state = checkpoint::CheckpointState {
@@ -346,6 +378,9 @@ pub fn run_cell(cell: &Cell, experiment: &str, dir: &Path, data: &LoadedData, op
         })?;
         if opts.stop_after_epoch == Some(epoch) && epoch < cfg.train.epochs {
             run.status = "stopped".into();
+            if let Some(t) = tracker {
+                t.finish("stopped");
+            }
             return Ok(CellReport { run, evals });
         }
     }
@@ -353,5 +388,14 @@ pub fn run_cell(cell: &Cell, experiment: &str, dir: &Path, data: &LoadedData, op
     run.finished_at_ms = Some(now_ms());
     run.wall_time_s = Some(elapsed_before + clock.elapsed().as_secs_f64());
     write_parquet_atomic(&dir.join("run.parquet"), &mut run_frame(&run, cfg)?)?;
+    if let Some(t) = tracker {
+        t.finish("completed");
+    }
     Ok(CellReport { run, evals })
+}
+
+/// `tracking.mlflow_uri`, else `$MLFLOW_TRACKING_URI` (http(s) only; a file store is not a server).
+fn tracking_uri(cfg: &ExperimentConfig) -> Option<String> {
+    let uri = if cfg.tracking.mlflow_uri.is_empty() { std::env::var("MLFLOW_TRACKING_URI").ok()? } else { cfg.tracking.mlflow_uri.clone() };
+    uri.starts_with("http").then_some(uri)
 }
