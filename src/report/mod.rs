@@ -83,6 +83,7 @@ pub fn summarize_trials(exp_dir: &Path, trials: Option<&[String]>) -> Result<Vec
         }
     }
     let mut rows = Vec::new();
+    let mut order = Vec::new();
     for (dir, run) in &runs {
         let mut metrics = BTreeMap::new();
         if let Ok(evals) = read_parquet(&dir.join("evals.parquet")) {
@@ -113,6 +114,8 @@ pub fn summarize_trials(exp_dir: &Path, trials: Option<&[String]>) -> Result<Vec
             }
         }
         let wall = run.column("wall_time_s").ok().and_then(|c| c.f64().ok()?.get(0));
+        let index = run.column("cell_index").ok().and_then(|c| c.i64().ok()?.get(0)).unwrap_or(i64::MAX);
+        order.push((cell_value(run, "experiment"), index));
         rows.push(SummaryRow {
             trial_id: cell_value(run, "trial_id"),
             status: cell_value(run, "status"),
@@ -125,7 +128,10 @@ pub fn summarize_trials(exp_dir: &Path, trials: Option<&[String]>) -> Result<Vec
             wall_time_s: wall,
         });
     }
-    Ok(rows)
+    // Grid order (experiment, then cell index), not the order of the hash-named folders.
+    let mut keyed: Vec<_> = order.into_iter().zip(rows).collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(keyed.into_iter().map(|(_, r)| r).collect())
 }
 
 /// A table independent of its rendering: header and rows of text cells, plus a caption.

@@ -121,10 +121,7 @@ pub fn run_one(
                 .evals
                 .iter()
                 .filter(|e| e.epoch == report.evals.iter().map(|e| e.epoch).max().unwrap_or(0))
-                .map(|e| match e.k {
-                    Some(k) => format!("{k}-NN {:.2}%", 100.0 * e.top1),
-                    None => format!("linear {:.2}%", 100.0 * e.top1),
-                })
+                .map(|e| format!("{}{} {:.2}%", e.protocol, e.k.map(|k| k.to_string()).unwrap_or_default(), 100.0 * e.top1))
                 .collect::<Vec<_>>()
                 .join(", ");
             eprintln!("cell {} {} {}: {} in {:.0} s; {summary}", cell.index, cell.id, label, report.run.status, report.run.wall_time_s.unwrap_or(0.0));
