@@ -1,45 +1,25 @@
 //! NT-Xent and the coding-length series against float64 numpy references
 //! (tests/fixtures/make_fixtures.py), values and gradients.
 
+mod common;
+
 use burn::tensor::{Device, Tensor, TensorData};
 use compmod::compmod::coding_length::{series_terms, spectral_norm};
 use compmod::compmod::CodingLength;
 use compmod::config::{CompModConfig, MecScale};
 use compmod::method::simclr::nt_xent;
 use compmod::model::norm::l2_normalize;
-use serde_json::Value;
+use common::{assert_close, flat, loss_fixtures, matrix, values};
 
-fn matrix(v: &Value, device: &Device) -> Tensor<2> {
-    let rows = v.as_array().unwrap();
-    let cols = rows[0].as_array().unwrap().len();
-    let data: Vec<f32> = rows.iter().flat_map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32)).collect();
-    Tensor::from_data(TensorData::new(data, [rows.len(), cols]), device)
-}
 
-fn flat(v: &Value) -> Vec<f64> {
-    v.as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap())).collect()
-}
 
-fn values(t: Tensor<2>) -> Vec<f64> {
-    t.into_data().convert::<f64>().try_into_vec().unwrap()
-}
 
-fn fixtures() -> Value {
-    serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/losses.json")).unwrap()).unwrap()
-}
 
-fn assert_close(got: &[f64], want: &[f64], rel: f64, what: &str) {
-    let scale = want.iter().map(|x| x.abs()).fold(0.0, f64::max).max(1e-3);
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!((g - w).abs() <= rel * scale, "{what}[{i}]: got {g}, want {w}");
-    }
-    assert_eq!(got.len(), want.len(), "{what}: length");
-}
 
 #[test]
 fn nt_xent_value_and_gradient_match_reference() {
     let device = Device::flex().autodiff();
-    for case in fixtures()["nt_xent"].as_array().unwrap() {
+    for case in loss_fixtures()["nt_xent"].as_array().unwrap() {
         let t = case["temperature"].as_f64().unwrap();
         let z1 = matrix(&case["z1"], &device).require_grad();
         let z2 = matrix(&case["z2"], &device).require_grad();
@@ -65,7 +45,7 @@ fn nt_xent_is_finite_for_identical_views_at_low_temperature() {
 #[test]
 fn series_matches_reference_and_log_det() {
     let device = Device::flex().autodiff();
-    for case in fixtures()["series"].as_array().unwrap() {
+    for case in loss_fixtures()["series"].as_array().unwrap() {
         let order = case["order"].as_u64().unwrap() as usize;
         let lambda = case["lambda"].as_f64().unwrap();
         let a = matrix(&case["a"], &device).require_grad();

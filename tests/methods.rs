@@ -1,6 +1,8 @@
 //! BYOL and Barlow Twins: losses and gradients against numpy references, the EMA target,
 //! BatchNorm modes, and LARS's exclusion rule.
 
+mod common;
+
 use burn::module::{Module, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -10,39 +12,17 @@ use compmod::method::byol::byol_loss;
 use compmod::model::{Mode, Norm, SslNet};
 use compmod::train::ema::EmaTarget;
 use compmod::train::optim::{Optimizer, OptimizerConfig};
-use serde_json::Value;
+use common::{assert_close, flat, loss_fixtures, matrix, values};
 
-fn matrix(v: &Value, device: &Device) -> Tensor<2> {
-    let rows = v.as_array().unwrap();
-    let cols = rows[0].as_array().unwrap().len();
-    let data: Vec<f32> = rows.iter().flat_map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32)).collect();
-    Tensor::from_data(TensorData::new(data, [rows.len(), cols]), device)
-}
 
-fn flat(v: &Value) -> Vec<f64> {
-    v.as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap())).collect()
-}
 
-fn values<const D: usize>(t: Tensor<D>) -> Vec<f64> {
-    t.into_data().convert::<f64>().try_into_vec().unwrap()
-}
 
-fn fixtures() -> Value {
-    serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/losses.json")).unwrap()).unwrap()
-}
 
-fn close(got: &[f64], want: &[f64], rel: f64, what: &str) {
-    let scale = want.iter().map(|x| x.abs()).fold(0.0, f64::max).max(1e-3);
-    assert_eq!(got.len(), want.len());
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!((g - w).abs() <= rel * scale, "{what}[{i}]: got {g}, want {w}");
-    }
-}
 
 #[test]
 fn byol_loss_and_gradient_match_reference() {
     let device = Device::flex().autodiff();
-    for case in fixtures()["byol"].as_array().unwrap() {
+    for case in loss_fixtures()["byol"].as_array().unwrap() {
         let p1 = matrix(&case["p1"], &device).require_grad();
         let [p2, t1, t2] = ["p2", "t1", "t2"].map(|k| matrix(&case[k], &device));
         let loss = byol_loss(p1.clone(), p2, t1, t2);
@@ -50,14 +30,14 @@ fn byol_loss_and_gradient_match_reference() {
         let want = case["loss"].as_f64().unwrap();
         assert!((v - want).abs() < 1e-5 * want.abs().max(1.0), "{v} vs {want}");
         let g = loss.backward();
-        close(&values(p1.grad(&g).unwrap()), &flat(&case["grad_p1"]), 1e-3, "dL/dp1");
+        assert_close(&values(p1.grad(&g).unwrap()), &flat(&case["grad_p1"]), 1e-3, "dL/dp1");
     }
 }
 
 #[test]
 fn barlow_loss_and_gradient_match_reference() {
     let device = Device::flex().autodiff();
-    for case in fixtures()["barlow"].as_array().unwrap() {
+    for case in loss_fixtures()["barlow"].as_array().unwrap() {
         let z1 = matrix(&case["z1"], &device).require_grad();
         let z2 = matrix(&case["z2"], &device);
         let (lam, scale) = (case["lambda_offdiag"].as_f64().unwrap(), case["scale_loss"].as_f64().unwrap());
@@ -67,7 +47,7 @@ fn barlow_loss_and_gradient_match_reference() {
         assert!(v.is_finite(), "batch of {}: not finite", case["z1"].as_array().unwrap().len());
         assert!((v - want).abs() < 1e-4 * want.abs().max(1.0), "{v} vs {want}");
         let g = loss.backward();
-        close(&values(z1.grad(&g).unwrap()), &flat(&case["grad_z1"]), 2e-3, "dL/dz1");
+        assert_close(&values(z1.grad(&g).unwrap()), &flat(&case["grad_z1"]), 2e-3, "dL/dz1");
     }
 }
 
@@ -152,7 +132,7 @@ fn target_batchnorm_uses_batch_statistics_without_autodiff() {
     let norm = Norm::new(3, &device);
     let x = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 10.0, -3.0, 3.0, 14.0, 5.0, 5.0, 18.0, -1.0, 7.0, 22.0, 3.0], [4, 3]), &device);
     let eval = values(norm.forward(x.clone(), Mode::Eval));
-    close(&eval, &values(x.clone()), 1e-5, "eval mode");
+    assert_close(&eval, &values(x.clone()), 1e-5, "eval mode");
     let batch = values(norm.forward(x, Mode::TrainFrozenStats));
     for col in 0..3 {
         let c: Vec<f64> = (0..4).map(|r| batch[r * 3 + col]).collect();
@@ -186,9 +166,9 @@ fn lars_excludes_one_dimensional_parameters() {
     let gb = values(grads.get::<1>(m.fc.bias.as_ref().unwrap().id).unwrap());
     let b1 = values(stepped.fc.bias.as_ref().unwrap().val());
     let want_b: Vec<f64> = b0.iter().zip(&gb).map(|(b, g)| b - lr * g).collect();
-    close(&b1, &want_b, 1e-6, "bias: plain SGD");
+    assert_close(&b1, &want_b, 1e-6, "bias: plain SGD");
     let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
     let trust = eta * norm(&w0) / (norm(&gw) + wd * norm(&w0) + 1e-8);
     let want_w: Vec<f64> = w0.iter().zip(&gw).map(|(w, g)| w - lr * trust * (g + wd * w)).collect();
-    close(&values(stepped.fc.weight.val()), &want_w, 1e-5, "weight: trust-ratio step");
+    assert_close(&values(stepped.fc.weight.val()), &want_w, 1e-5, "weight: trust-ratio step");
 }
