@@ -14,6 +14,8 @@ MLFLOW_VERSION=3.17.2
 if ! python3 -m mlflow --version 2>/dev/null | grep -q "$MLFLOW_VERSION"; then
     python3 -m pip install -q "mlflow==$MLFLOW_VERSION"
 fi
+# Python polars, to read the results the way users do (tests/python_polars.rs).
+python3 -c "import polars" 2>/dev/null || python3 -m pip install -q polars
 mlflow_dir=$(mktemp -d)
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 setsid python3 -m mlflow server --host 127.0.0.1 --port "$port" --workers 1 \
