@@ -111,6 +111,7 @@ impl Default for DataConfig {
 pub enum Arch {
     SmallCnn,
     Resnet18,
+    Resnet50,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -118,6 +119,8 @@ pub enum Arch {
 pub enum Stem {
     /// 3x3 conv, stride 1, no max-pool (for 28-32 px images).
     Cifar,
+    /// 7x7 conv, stride 2, then 3x3 max-pool, stride 2 (for 64-224 px images).
+    Imagenet,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

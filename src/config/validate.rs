@@ -26,9 +26,9 @@ pub fn validate_ranges(c: &ExperimentConfig) -> Vec<(String, String)> {
     need(c.data.workers >= 1, "data.workers", "expected at least 1 worker".into());
     need(c.data.prefetch >= 1, "data.prefetch", "expected at least 1".into());
     need(c.backbone.width >= 4, "backbone.width", format!("expected at least 4, found {}", c.backbone.width));
-    if c.backbone.arch == Arch::Resnet18 && c.backbone.width != 64 {
+    if matches!(c.backbone.arch, Arch::Resnet18 | Arch::Resnet50) && c.backbone.width != 64 {
         // Kept explicit so a table never mixes a thin ResNet with the published one silently.
-        need(false, "backbone.width", format!("resnet18 uses width 64, found {}", c.backbone.width));
+        need(false, "backbone.width", format!("resnets use width 64, found {}", c.backbone.width));
     }
     need(c.method.temperature > 0.0, "method.temperature", format!("expected > 0, found {}", c.method.temperature));
     need(c.method.proj_hidden >= 1, "method.proj_hidden", "expected >= 1".into());
