@@ -2,6 +2,7 @@
 //! Regularization. See README.md for the tour and shared/SPEC.md for the method.
 
 pub mod augment;
+pub mod bench;
 pub mod compmod;
 pub mod config;
 pub mod data;

@@ -74,6 +74,22 @@ enum Command {
         #[arg(long)]
         sbatch: Vec<String>,
     },
+    /// Images/s of each method's step (± CompMod), of the loader, and of PyTorch eager.
+    Bench {
+        #[arg(long, default_value_t = 128)]
+        batch: usize,
+        #[arg(long, default_value_t = 28)]
+        image_size: usize,
+        #[arg(long, default_value_t = 16)]
+        width: usize,
+        #[arg(long, default_value_t = 10)]
+        steps: usize,
+        #[arg(long, default_value_t = 3)]
+        warmup: usize,
+        /// Python with PyTorch for the reference (`none` to skip).
+        #[arg(long, default_value = "python3")]
+        python: String,
+    },
     /// Check experiment files (or every .toml under folders) without running anything.
     Validate { paths: Vec<PathBuf> },
     /// Real datasets through the package registries.
@@ -210,6 +226,12 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             let exp = load_experiment(&file, &Overrides::from_env_and_args(set.clone()))?;
             let opts = compmod::train::slurm::SlurmOptions { partition, gpus_per_task, cpus_per_task, time, extra: sbatch };
             print!("{}", compmod::train::slurm::array_script(&exp, &file, &results, &set, &opts)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { batch, image_size, width, steps, warmup, python } => {
+            let python = (python != "none").then_some(python);
+            let o = compmod::bench::BenchOptions { batch, image_size, width, steps, warmup, python };
+            print!("{}", compmod::bench::run(&o)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Validate { paths } => {

@@ -415,3 +415,14 @@ fn devices_run_cells_side_by_side_each_once() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--devices cuda:1"));
 }
+
+#[test]
+fn bench_runs_and_prints_its_table() {
+    let d = tempfile::tempdir().unwrap();
+    let out = compmod(d.path(), &["bench", "--batch", "8", "--image-size", "12", "--width", "4", "--steps", "1", "--warmup", "0", "--python", "none"]);
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for row in ["| simclr | base |", "| byol | + CompMod |", "| barlow | base |", "| loader + augmentation | 2 worker(s) |"] {
+        assert!(s.contains(row), "{row} missing:\n{s}");
+    }
+}
