@@ -77,26 +77,21 @@ fn each_cell_is_an_mlflow_run_with_params_metrics_and_tags() {
         assert!(param("compmod.enabled").is_some() && param("augment.view1.crop_scale").is_some());
         // Metric history: kNN at epochs 0 and 2, the loss per epoch.
         let run_id = r["info"]["run_id"].as_str().unwrap();
-        let h: Value = agent
-            .get(&format!("{uri}/api/2.0/mlflow/metrics/get-history"))
-            .query("run_id", run_id)
-            .query("metric_key", "knn5")
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_json()
-            .unwrap();
+        let history = |key: &str| -> Value {
+            agent
+                .get(&format!("{uri}/api/2.0/mlflow/metrics/get-history"))
+                .query("run_id", run_id)
+                .query("metric_key", key)
+                .call()
+                .unwrap()
+                .body_mut()
+                .read_json()
+                .unwrap()
+        };
+        let h = history("knn5");
         let steps: Vec<i64> = h["metrics"].as_array().unwrap().iter().map(|m| m["step"].as_i64().unwrap_or(0)).collect();
         assert_eq!(steps, vec![0, 2], "{h}");
-        let h: Value = agent
-            .get(&format!("{uri}/api/2.0/mlflow/metrics/get-history"))
-            .query("run_id", run_id)
-            .query("metric_key", "loss")
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_json()
-            .unwrap();
+        let h = history("loss");
         assert_eq!(h["metrics"].as_array().unwrap().len(), 2);
     }
 }

@@ -11,15 +11,10 @@ use anyhow::{Context, Result};
 use burn::tensor::{Distribution, Tensor};
 
 use crate::augment::ViewPipeline;
-use crate::compmod::bilevel::{base_step, fusion_input_dim};
-use crate::compmod::{CodingLength, CompModState};
 use crate::config::{ExperimentConfig, MethodName};
 use crate::data::ImageSet;
 use crate::data::loader::PretrainLoader;
-use crate::method;
-use crate::model::{Mlp, SslNet};
-use crate::train::ema::EmaTarget;
-use crate::train::optim::{Optimizer, OptimizerConfig};
+use crate::train::step::Trainer;
 
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
@@ -49,34 +44,19 @@ pub fn step_rate(cfg: &ExperimentConfig, o: &BenchOptions) -> Result<f64> {
     let device = crate::train::make_device(&cfg.device)?;
     let ad = device.clone().autodiff();
     ad.seed(0);
-    let method = method::build(&cfg.method);
-    let mut net = SslNet::new(cfg, 1, method.has_predictor(), &ad);
-    let mut target = method.has_target().then(|| EmaTarget::new(&net, cfg.method.base_tau));
-    let mut opt = Optimizer::new(OptimizerConfig::new(cfg.train.optimizer, cfg.train.momentum, cfg.train.weight_decay));
-    let mut cm = cfg.compmod.enabled.then(|| CompModState {
-        cfg: cfg.compmod.clone(),
-        fusion: Mlp::new(fusion_input_dim(cfg.compmod.fusion, net.backbone.out_dim, cfg.method.proj_dim), cfg.compmod.hidden, cfg.method.proj_dim, &ad),
-        meta_opt: Optimizer::new(OptimizerConfig::new(cfg.compmod.meta_optimizer, 0.9, 0.0)),
-    });
+    let mut trainer = Trainer::new(cfg, 1, &ad);
     let shape = [o.batch, 1, o.image_size, o.image_size];
     let x1 = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &ad);
     let x2 = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &ad);
-    let cl = CodingLength::at(&cfg.compmod, 1e9);
+    let total = o.warmup + o.steps;
     let mut clock = Instant::now();
-    for s in 0..o.warmup + o.steps {
+    for s in 0..total {
         if s == o.warmup {
             clock = Instant::now();
         }
-        let targets = target.as_ref().map(|t| t.project(x1.clone(), x2.clone()));
-        let (next, stats) = match cm.as_mut() {
-            Some(cm) => cm.step(net, &mut opt, method.as_ref(), x1.clone(), x2.clone(), targets.as_ref(), 0.15, &cl),
-            None => base_step(net, &mut opt, method.as_ref(), x1.clone(), x2.clone(), targets.as_ref(), 0.15),
-        };
-        net = next;
+        // Past the λ warm-up: the series at its working value.
+        let stats = trainer.step(x1.clone(), x2.clone(), 0.15, s, total, 1e9);
         anyhow::ensure!(stats.loss.is_finite(), "bench step diverged");
-        if let Some(t) = target.as_mut() {
-            t.update(&net, 0.99);
-        }
     }
     Ok((o.batch * o.steps) as f64 / clock.elapsed().as_secs_f64())
 }

@@ -357,6 +357,13 @@ pub struct TrainConfig {
     pub max_steps_per_epoch: usize,
 }
 
+impl TrainConfig {
+    /// The learning rate used: `lr` is per 256 images and scales with the batch.
+    pub fn effective_lr(&self) -> f64 {
+        self.lr * self.batch_size as f64 / 256.0
+    }
+}
+
 impl Default for TrainConfig {
     fn default() -> Self {
         Self {

@@ -10,13 +10,11 @@ use burn::tensor::{Device, Tensor, TensorData};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::checkpoint;
-use super::ema::EmaTarget;
-use super::optim::{Optimizer, OptimizerConfig};
+use super::step::Trainer;
 use super::schedule::WarmupCosine;
 use super::{backend_name, make_device};
 use crate::augment::ViewPipeline;
-use crate::compmod::bilevel::{StepStats, base_step, fusion_input_dim};
-use crate::compmod::{CodingLength, CompModState};
+use crate::compmod::bilevel::StepStats;
 use crate::config::{Cell, ExperimentConfig, resolved_toml};
 use crate::data::loader::{Normalize, PretrainLoader, eval_tensor_data};
 use crate::data::{ImageSet, channel_stats, load_splits};
@@ -24,7 +22,7 @@ use crate::eval::knn::knn_top1;
 use crate::eval::linear::LinearProbe;
 use crate::eval::{extract_features, l2_normalize_rows};
 use crate::method;
-use crate::model::{Mlp, Mode, SslNet};
+use crate::model::{Mode, SslNet};
 use crate::results::mlflow::MlflowRun;
 use crate::results::{EpochRow, EvalRow, RunRow, epochs_frame, evals_frame, run_frame, write_parquet_atomic, write_text_atomic};
 
@@ -127,14 +125,14 @@ pub fn run_cell(cell: &Cell, experiment: &str, dir: &Path, data: &LoadedData, op
              # train.lr is per 256 images: the learning rate used is lr * batch_size / 256 = {}.\n{}",
             cell.index,
             cell.id,
-            cfg.train.lr * cfg.train.batch_size as f64 / 256.0,
+            cfg.train.effective_lr(),
             resolved_toml(cfg)
         ),
     )?;
     let started = now_ms();
     let clock = Instant::now();
     let batch_size = cfg.train.batch_size;
-    let lr_effective = cfg.train.lr * batch_size as f64 / 256.0;
+    let lr_effective = cfg.train.effective_lr();
     let mut run = RunRow {
         trial_id: cell.id.clone(),
         experiment: experiment.to_string(),
@@ -174,34 +172,17 @@ pub fn run_cell(cell: &Cell, experiment: &str, dir: &Path, data: &LoadedData, op
     let device = make_device(opts.device.as_deref().unwrap_or(&cfg.device))?;
     let ad = device.clone().autodiff();
     ad.seed(cfg.seed);
-    let channels = data.train.channels;
-    let method = method::build(&cfg.method);
-    let mut net = SslNet::new(cfg, channels, method.has_predictor(), &ad);
-    let mut target = method.has_target().then(|| EmaTarget::new(&net, cfg.method.base_tau));
-    let mut opt = Optimizer::new(OptimizerConfig {
-        lars_eta: cfg.train.lars_eta,
-        lars_clip: cfg.train.lars_clip,
-        ..OptimizerConfig::new(cfg.train.optimizer, cfg.train.momentum, cfg.train.weight_decay)
-    });
-    let mut compmod = cfg.compmod.enabled.then(|| {
-        let input = fusion_input_dim(cfg.compmod.fusion, net.backbone.out_dim, cfg.method.proj_dim);
-        CompModState {
-            cfg: cfg.compmod.clone(),
-            fusion: Mlp::new(input, cfg.compmod.hidden, cfg.method.proj_dim, &ad),
-            meta_opt: Optimizer::new(OptimizerConfig::new(cfg.compmod.meta_optimizer, 0.9, 0.0)),
-        }
-    });
-
+    let mut trainer = Trainer::new(cfg, data.train.channels, &ad);
     // Continue from this cell's last checkpoint, if it has one.
     let resume = checkpoint::read_state(dir, &cell.id).filter(|(_, st)| st.epoch < cfg.train.epochs);
     let (mut evals, mut epoch_rows, mut global_step, first_epoch, elapsed_before) = match resume {
         Some((folder, state)) => {
-            net = checkpoint::load_module(net, &folder.join("net.bpk"))?;
-            opt.state = checkpoint::read_optimizer(&net, &folder.join("opt.bin"), &device)?;
-            if let Some(t) = target.as_mut() {
+            trainer.net = checkpoint::load_module(trainer.net, &folder.join("net.bpk"))?;
+            trainer.opt.state = checkpoint::read_optimizer(&trainer.net, &folder.join("opt.bin"), &device)?;
+            if let Some(t) = trainer.target.as_mut() {
                 t.net = checkpoint::load_module(t.net.clone(), &folder.join("target.bpk"))?;
             }
-            if let Some(cm) = compmod.as_mut() {
+            if let Some(cm) = trainer.compmod.as_mut() {
                 cm.fusion = checkpoint::load_module(cm.fusion.clone(), &folder.join("fusion.bpk"))?;
                 cm.meta_opt.state = checkpoint::read_optimizer(&cm.fusion, &folder.join("meta_opt.bin"), &device)?;
             }
@@ -212,7 +193,7 @@ pub fn run_cell(cell: &Cell, experiment: &str, dir: &Path, data: &LoadedData, op
             (state.evals, state.epoch_rows, state.global_step, state.epoch + 1, state.elapsed_s)
         }
         None => {
-            let evals = evaluate(&net, data, cfg, 0, &device);
+            let evals = evaluate(&trainer.net, data, cfg, 0, &device);
             write_parquet_atomic(&dir.join("evals.parquet"), &mut evals_frame(&cell.id, &evals)?)?;
             log_evals(&evals);
             (evals, Vec::new(), 0usize, 1usize, 0.0f64)
@@ -259,19 +240,8 @@ pub fn run_cell(cell: &Cell, experiment: &str, dir: &Path, data: &LoadedData, op
             let [v1, v2] = batch.views;
             let x1 = Tensor::<4>::from_data(TensorData::new(v1, shape), &ad);
             let x2 = Tensor::<4>::from_data(TensorData::new(v2, shape), &ad);
-            let targets = target.as_ref().map(|t| t.project(x1.clone(), x2.clone()));
-            let (next, stats) = match compmod.as_mut() {
-                Some(cm) => {
-                    let cl = CodingLength::at(&cm.cfg, (epoch - 1) as f64 + s as f64 / steps_per_epoch as f64);
-                    cm.step(net, &mut opt, method.as_ref(), x1, x2, targets.as_ref(), lr, &cl)
-                }
-                None => base_step(net, &mut opt, method.as_ref(), x1, x2, targets.as_ref(), lr),
-            };
-            net = next;
-            if let Some(t) = target.as_mut() {
-                let tau = t.tau(global_step, schedule.total_steps);
-                t.update(&net, tau);
-            }
+            let progress = (epoch - 1) as f64 + s as f64 / steps_per_epoch as f64;
+            let stats = trainer.step(x1, x2, lr, global_step, schedule.total_steps, progress);
             global_step += 1;
             steps += 1;
             if !stats.loss.is_finite() {
@@ -305,8 +275,8 @@ pub fn run_cell(cell: &Cell, experiment: &str, dir: &Path, data: &LoadedData, op
         bar.finish_and_clear();
         let elapsed = epoch_clock.elapsed().as_secs_f64();
         let n = steps.max(1) as f64;
-        let with_cm = compmod.is_some();
-        let (z_std, z_effective_rank) = embedding_stats(&net, data, &device);
+        let with_cm = trainer.compmod.is_some();
+        let (z_std, z_effective_rank) = embedding_stats(&trainer.net, data, &device);
         if with_cm && out_of_range > 0 {
             eprintln!(
                 "  warning: epoch {epoch}: the coding-length series left its convergence region in {out_of_range} of {steps} steps (spectral norm up to {:.3} >= 1); see series_max_norm in epochs.parquet",
@@ -350,7 +320,7 @@ pub fn run_cell(cell: &Cell, experiment: &str, dir: &Path, data: &LoadedData, op
         }
         let every = cfg.eval.every;
         if epoch == cfg.train.epochs || (every > 0 && epoch % every == 0) {
-            let new = evaluate(&net, data, cfg, epoch, &device);
+            let new = evaluate(&trainer.net, data, cfg, epoch, &device);
             log_evals(&new);
             evals.extend(new);
             write_parquet_atomic(&dir.join("evals.parquet"), &mut evals_frame(&cell.id, &evals)?)?;
@@ -365,12 +335,12 @@ pub fn run_cell(cell: &Cell, experiment: &str, dir: &Path, data: &LoadedData, op
             elapsed_s: elapsed_before + clock.elapsed().as_secs_f64(),
         };
         checkpoint::write_atomically(dir, &state, |folder| {
-            checkpoint::save_module(&net, &folder.join("net.bpk"))?;
-            checkpoint::write_optimizer(&net, &opt.state, &folder.join("opt.bin"))?;
-            if let Some(t) = &target {
+            checkpoint::save_module(&trainer.net, &folder.join("net.bpk"))?;
+            checkpoint::write_optimizer(&trainer.net, &trainer.opt.state, &folder.join("opt.bin"))?;
+            if let Some(t) = &trainer.target {
                 checkpoint::save_module(&t.net, &folder.join("target.bpk"))?;
             }
-            if let Some(cm) = &compmod {
+            if let Some(cm) = &trainer.compmod {
                 checkpoint::save_module(&cm.fusion, &folder.join("fusion.bpk"))?;
                 checkpoint::write_optimizer(&cm.fusion, &cm.meta_opt.state, &folder.join("meta_opt.bin"))?;
             }

@@ -4,10 +4,11 @@
 //! τ is the weight on the *old* target: target ← τ·target + (1 − τ)·online, with τ following
 //! a cosine from `base_tau` at the first step to 1 at the last (BYOL, solo-learn).
 
-use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
 
+use super::params::blend;
 use crate::method::Targets;
 use crate::model::{Mode, SslNet};
 
@@ -43,7 +44,7 @@ impl EmaTarget {
     /// target ← τ·target + (1 − τ)·online for every parameter the two share.
     pub fn update(&mut self, online: &SslNet, tau: f64) {
         let weights = collect(online);
-        self.net = ema(self.net.clone(), &weights, tau);
+        self.net = blend(self.net.clone(), tau, &weights, 1.0 - tau);
     }
 }
 
@@ -64,19 +65,3 @@ fn collect(online: &SslNet) -> GradientsParams {
     v.0
 }
 
-/// Blend every parameter of `target` that has an online counterpart.
-pub fn ema<M: Module>(target: M, online: &GradientsParams, tau: f64) -> M {
-    struct Map<'a> {
-        online: &'a GradientsParams,
-        tau: f64,
-    }
-    impl ModuleMapper for Map<'_> {
-        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-            match self.online.get::<D>(param.id) {
-                Some(w) => param.map(|t| t.inner().mul_scalar(self.tau) + w.mul_scalar(1.0 - self.tau)),
-                None => param,
-            }
-        }
-    }
-    target.map(&mut Map { online, tau })
-}

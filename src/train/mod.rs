@@ -9,6 +9,7 @@ pub mod params;
 pub mod runner;
 pub mod schedule;
 pub mod slurm;
+pub mod step;
 
 use anyhow::{Result, bail};
 use burn::tensor::Device;

@@ -66,22 +66,29 @@ pub fn combine<M: Module>(module: &M, a: f64, ga: &GradientsParams, b: f64, gb: 
     v.out
 }
 
-/// A copy of `module` with every parameter p that has a direction replaced by p + scale·dir,
-/// on the inner backend: no autodiff, no gradient (a point to evaluate, not to train).
-pub fn perturbed<M: Module>(module: M, dir: &GradientsParams, scale: f64) -> M {
+/// A copy of `module` with every parameter p that has an entry w in `other` replaced by
+/// a·p + b·w, on the inner backend: no autodiff, no gradient. Parameters without an entry
+/// (BatchNorm's running statistics among them) are left as they are.
+pub fn blend<M: Module>(module: M, a: f64, other: &GradientsParams, b: f64) -> M {
     struct Map<'a> {
-        dir: &'a GradientsParams,
-        scale: f64,
+        other: &'a GradientsParams,
+        a: f64,
+        b: f64,
     }
     impl ModuleMapper for Map<'_> {
         fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-            match self.dir.get::<D>(param.id) {
-                Some(d) => param.map(|t| t.inner() + d.mul_scalar(self.scale)),
+            match self.other.get::<D>(param.id) {
+                Some(w) => param.map(|t| t.inner().mul_scalar(self.a) + w.mul_scalar(self.b)),
                 None => param,
             }
         }
     }
-    module.map(&mut Map { dir, scale })
+    module.map(&mut Map { other, a, b })
+}
+
+/// A point to evaluate, not to train: p + scale·dir for every parameter with a direction.
+pub fn perturbed<M: Module>(module: M, dir: &GradientsParams, scale: f64) -> M {
+    blend(module, 1.0, dir, scale)
 }
 
 /// A copy of `module` whose parameters are constants (no gradient reaches them).

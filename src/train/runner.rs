@@ -151,7 +151,7 @@ fn record_failure(cell: &Cell, experiment: &str, dir: &Path, message: &str) {
         diverged_step: None,
         diverged_value: None,
         backend: super::backend_name(&cell.config.device).into(),
-        lr_effective: cell.config.train.lr * cell.config.train.batch_size as f64 / 256.0,
+        lr_effective: cell.config.train.effective_lr(),
         eval_network: crate::method::build(&cell.config.method).eval_network().into(),
     };
     if let Ok(mut df) = run_frame(&row, &cell.config) {
