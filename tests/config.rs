@@ -120,6 +120,56 @@ fn grid_expands_to_cartesian_product_with_distinct_ids() {
 }
 
 #[test]
+fn linked_axes_set_several_keys_together() {
+    let d = tempfile::tempdir().unwrap();
+    // A section-named axis: entry keys are relative to the section. A free label
+    // (`[[grid.recipe]]`): entry keys are full dotted paths.
+    let p = write(
+        d.path(),
+        "l.toml",
+        "[grid]\nseed = [0, 1]\ndata = [{ dataset = \"mnist\", train_subset = 100 }, { dataset = \"cifar10\", image_size = 32 }]\n\
+         [[grid.recipe]]\n\"method.name\" = \"simclr\"\n\"train.lr\" = 0.5\n\
+         [[grid.recipe]]\n\"method.name\" = \"byol\"\ntrain = { optimizer = \"lars\", lr = 1 }\n",
+    );
+    let exp = load_experiment(&p, &Overrides::default()).unwrap();
+    assert_eq!(exp.cells.len(), 2 * 2 * 2);
+    let c = &exp.cells[3]; // seed 0, cifar10, byol
+    assert_eq!(c.config.seed, 0);
+    assert_eq!(c.config.data.dataset.name(), "cifar10");
+    assert_eq!(c.config.data.image_size, 32);
+    assert_eq!(format!("{:?}", c.config.method.name).to_lowercase(), "byol");
+    assert_eq!(c.config.train.lr, 1.0);
+    assert_eq!(format!("{:?}", c.config.train.optimizer).to_lowercase(), "lars");
+    let c = &exp.cells[4]; // seed 1, mnist, simclr
+    assert_eq!((c.config.seed, c.config.data.dataset.name(), c.config.data.train_subset), (1, "mnist", 100));
+    assert_eq!((format!("{:?}", c.config.method.name).to_lowercase(), c.config.train.lr), ("simclr".to_string(), 0.5));
+    let keys: Vec<&str> = exp.cells[3].varying.iter().map(|(k, _)| k.as_str()).collect();
+    // Axes in file order; an entry's keys in TOML's (sorted) table order.
+    assert_eq!(keys, ["seed", "data.dataset", "data.image_size", "method.name", "train.lr", "train.optimizer"]);
+    // An override pins one key of a linked axis; entries it makes identical collapse.
+    let set = Overrides { env: vec![], set: vec!["data.dataset=fashion-mnist".into(), "data.image_size=28".into(), "data.train_subset=50".into()] };
+    let exp = load_experiment(&p, &set).unwrap();
+    assert_eq!(exp.cells.len(), 2 * 2, "{:?}", exp.cells.iter().map(|c| &c.varying).collect::<Vec<_>>());
+    assert!(exp.cells.iter().all(|c| c.config.data.dataset.name() == "fashion-mnist" && c.config.data.image_size == 28));
+    assert!(exp.warnings.iter().any(|w| w.contains("[grid] axis \"data\"") && w.contains("pins this grid axis (2 values → 1)")), "{:?}", exp.warnings);
+}
+
+#[test]
+fn bad_linked_axes_are_rejected() {
+    let d = tempfile::tempdir().unwrap();
+    let p = write(d.path(), "k.toml", "[grid]\nrecipe = [{ \"method.name\" = \"byol\" }, { \"train.optimiser\" = \"sgd\" }]\n");
+    let e = err_text(&p, &Overrides::default());
+    assert!(e.contains("key `recipe[1].train.optimiser`") && e.contains("did you mean `train.optimizer`"), "{e}");
+    let p = write(d.path(), "m.toml", "[grid]\ndata = [{ dataset = \"mnist\" }, \"cifar10\"]\n");
+    assert!(err_text(&p, &Overrides::default()).contains("either plain values or tables"));
+    let p = write(d.path(), "v.toml", "[grid]\nseed = [{ x = 1 }]\n");
+    assert!(err_text(&p, &Overrides::default()).contains("`seed` is a single value"));
+    let p = write(d.path(), "t.toml", "[grid]\n[[grid.data]]\ndataset = \"mnist\"\nimage_size = 2.5\n");
+    let e = err_text(&p, &Overrides::default());
+    assert!(e.contains(":2: [grid] axis \"data\": key `data[0].data.image_size`") && e.contains("expected an integer"), "{e}");
+}
+
+#[test]
 fn any_knob_changes_the_identity() {
     let d = tempfile::tempdir().unwrap();
     let a = load_experiment(&write(d.path(), "a.toml", "[augment.view2]\nsolarize_prob = 0.2\n"), &Overrides::default()).unwrap();

@@ -7,7 +7,7 @@ use compmod::data::{cifar, idx};
 
 fn data_dir(name: &str) -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("data").join(name);
-    assert!(p.is_dir(), "{} is missing: run `cargo run -- data fetch {}` (the test script does)", p.display(), if name.starts_with("cifar") { "cifar-samples" } else { name });
+    assert!(p.is_dir(), "{} is missing: run `cargo run -- data fetch {}` (the test script does)", p.display(), if name.starts_with("cifar") || name == "imagenet-samples" { "cifar-samples" } else { name });
     p
 }
 
@@ -125,4 +125,161 @@ fn cifar100_binary_reader_on_real_pixels() {
     std::fs::write(d.path().join("test.bin"), vec![7u8; 3073 * 2]).unwrap();
     let e = format!("{:#}", cifar::read_cifar100(d.path()).unwrap_err());
     assert!(e.contains("3074-byte CIFAR records"), "{e}");
+}
+
+/// (class id, RGB image, path) of the 20 foolbox ImageNet photos (512 px JPEGs),
+/// `imagenet_NN_CLASS.jpg`.
+fn imagenet_photos() -> Vec<(u32, image::RgbImage, PathBuf)> {
+    let dir = data_dir("imagenet-samples");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "jpg")).collect();
+    files.sort();
+    assert_eq!(files.len(), 20, "{}", dir.display());
+    files
+        .into_iter()
+        .map(|p| {
+            let class: u32 = p.file_stem().unwrap().to_str().unwrap().rsplit('_').next().unwrap().parse().unwrap();
+            (class, image::open(&p).unwrap().to_rgb8(), p)
+        })
+        .collect()
+}
+
+fn chw(img: &image::RgbImage) -> Vec<u8> {
+    let (w, h) = img.dimensions();
+    let mut out = vec![0u8; (3 * w * h) as usize];
+    for (x, y, px) in img.enumerate_pixels() {
+        for c in 0..3 {
+            out[(c as u32 * w * h + y * w + x) as usize] = px[c];
+        }
+    }
+    out
+}
+
+#[test]
+fn stl10_binary_reader_on_real_pixels() {
+    use compmod::data::stl10;
+    // Real photos at 96 px, written the way STL-10 stores them: per channel, column-major.
+    let photos: Vec<image::RgbImage> = imagenet_photos().iter().map(|(_, img, _)| image::imageops::resize(img, 96, 96, image::imageops::FilterType::Triangle)).collect();
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("stl10_binary");
+    std::fs::create_dir_all(&dir).unwrap();
+    let column_major = |img: &image::RgbImage| -> Vec<u8> {
+        let mut out = Vec::with_capacity(3 * 96 * 96);
+        for c in 0..3 {
+            for x in 0..96 {
+                for y in 0..96 {
+                    out.push(img.get_pixel(x, y)[c]);
+                }
+            }
+        }
+        out
+    };
+    let write = |name: &str, imgs: &[image::RgbImage]| std::fs::write(dir.join(name), imgs.iter().flat_map(column_major).collect::<Vec<u8>>()).unwrap();
+    write("train_X.bin", &photos[..12]);
+    write("test_X.bin", &photos[12..]);
+    write("unlabeled_X.bin", &photos[..5]);
+    std::fs::write(dir.join("train_y.bin"), (0..12u8).map(|i| i % 10 + 1).collect::<Vec<_>>()).unwrap();
+    std::fs::write(dir.join("test_y.bin"), (0..8u8).map(|i| 10 - i).collect::<Vec<_>>()).unwrap();
+    let (train, test, unlabeled) = stl10::read_stl10(d.path(), true).unwrap();
+    assert_eq!((train.len(), test.len(), unlabeled.as_ref().unwrap().len()), (12, 8, 5));
+    assert_eq!((train.channels, train.height, train.width, train.num_classes), (3, 96, 96, 10));
+    assert_eq!(train.labels[..3], [0, 1, 2]);
+    assert_eq!(test.labels[..2], [9, 8]);
+    for i in 0..12 {
+        assert_eq!(train.image(i), chw(&photos[i]).as_slice(), "train image {i}");
+    }
+    assert_eq!(test.image(7), chw(&photos[19]).as_slice());
+    // Broken files say which file and what layout was expected.
+    std::fs::write(dir.join("test_y.bin"), [1u8, 2, 3]).unwrap();
+    let e = format!("{:#}", stl10::read_stl10(d.path(), false).unwrap_err());
+    assert!(e.contains("test_y.bin holds 3 labels but its images file holds 8 images"), "{e}");
+    std::fs::write(dir.join("test_y.bin"), [0u8; 8]).unwrap();
+    let e = format!("{:#}", stl10::read_stl10(d.path(), false).unwrap_err());
+    assert!(e.contains("label 0 of image 0 is outside 1..=10"), "{e}");
+    std::fs::write(dir.join("test_X.bin"), [0u8; 100]).unwrap();
+    let e = format!("{:#}", stl10::read_stl10(d.path(), false).unwrap_err());
+    assert!(e.contains("test_X.bin: 100 bytes is not a whole number of 3x96x96 STL-10 images"), "{e}");
+    std::fs::remove_file(dir.join("unlabeled_X.bin")).unwrap();
+    std::fs::write(dir.join("test_X.bin"), photos[12..].iter().flat_map(column_major).collect::<Vec<u8>>()).unwrap();
+    std::fs::write(dir.join("test_y.bin"), [1u8; 8]).unwrap();
+    let e = format!("{:#}", stl10::read_stl10(d.path(), true).unwrap_err());
+    assert!(e.contains("unlabeled_X.bin not found (expected STL-10's binary layout"), "{e}");
+}
+
+#[test]
+fn image_folder_reader_on_real_photos() {
+    use compmod::data::folder;
+    let photos = imagenet_photos();
+    let d = tempfile::tempdir().unwrap();
+    // Two classes by the parity of the ImageNet class id; every fourth photo goes to val.
+    for (i, (class, _, path)) in photos.iter().enumerate() {
+        let split = if i % 4 == 3 { "val" } else { "train" };
+        let dir = d.path().join(split).join(if class % 2 == 0 { "even" } else { "odd" });
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(path, dir.join(path.file_name().unwrap())).unwrap();
+    }
+    let (train, val) = folder::read_image_folder(d.path(), 32).unwrap();
+    assert_eq!((train.len(), val.len(), train.num_classes, train.height), (15, 5, 2, 32));
+    // Classes are the sorted folder names ("even" = 0), images sorted within a class.
+    let mut want: Vec<(u16, &image::RgbImage)> =
+        photos.iter().enumerate().filter(|(i, _)| i % 4 != 3).map(|(_, (c, img, _))| ((c % 2) as u16, img)).collect();
+    want.sort_by_key(|(l, _)| *l);
+    let mut squares = 0;
+    for (i, (label, img)) in want.iter().enumerate() {
+        assert_eq!(train.labels[i], *label);
+        // A square photo: the centre crop is the whole image, resized (the wide case is below).
+        if img.width() == img.height() {
+            let expect = chw(&image::imageops::resize(*img, 32, 32, image::imageops::FilterType::Triangle));
+            assert_eq!(train.image(i), expect.as_slice(), "train image {i}");
+            squares += 1;
+        }
+    }
+    assert!(squares >= 10, "only {squares} square photos");
+    // A wide JPEG keeps its centre square.
+    let wide = image::imageops::crop_imm(&photos[0].1, 0, 0, 512, 256).to_image();
+    wide.save(d.path().join("wide.jpg")).unwrap();
+    let px = folder::decode(&d.path().join("wide.jpg"), 16).unwrap();
+    let decoded = image::open(d.path().join("wide.jpg")).unwrap().to_rgb8();
+    let resized = image::imageops::resize(&decoded, 32, 16, image::imageops::FilterType::Triangle);
+    assert_eq!(px, chw(&image::imageops::crop_imm(&resized, 8, 0, 16, 16).to_image()));
+    // A val class that train lacks, and an empty split, are named.
+    std::fs::create_dir_all(d.path().join("val/cat")).unwrap();
+    let e = format!("{:#}", folder::read_image_folder(d.path(), 32).unwrap_err());
+    assert!(e.contains("class folder `cat` is not among train/'s 2 classes"), "{e}");
+    let e = format!("{:#}", folder::read_image_folder(&d.path().join("nowhere"), 32).unwrap_err());
+    assert!(e.contains("nowhere/train not found (expected class folders"), "{e}");
+}
+
+#[test]
+fn tiny_imagenet_layout_on_real_photos() {
+    use compmod::data::folder;
+    let photos = imagenet_photos();
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("tiny-imagenet-200");
+    let wnids = ["n01443537", "n01629819"];
+    let mut annotations = String::new();
+    for (i, (_, img, _)) in photos.iter().enumerate() {
+        let small = image::imageops::resize(img, 64, 64, image::imageops::FilterType::Triangle);
+        let wnid = wnids[i % 2];
+        if i < 14 {
+            let dir = root.join("train").join(wnid).join("images");
+            std::fs::create_dir_all(&dir).unwrap();
+            small.save(dir.join(format!("{wnid}_{i}.JPEG"))).unwrap();
+        } else {
+            let dir = root.join("val/images");
+            std::fs::create_dir_all(&dir).unwrap();
+            small.save(dir.join(format!("val_{i}.JPEG"))).unwrap();
+            annotations.push_str(&format!("val_{i}.JPEG\t{wnid}\t0\t0\t63\t63\n"));
+        }
+    }
+    std::fs::write(root.join("val/val_annotations.txt"), &annotations).unwrap();
+    let (train, val) = folder::read_tiny_imagenet(d.path(), 64).unwrap();
+    assert_eq!((train.len(), val.len(), train.num_classes, val.height), (14, 6, 2, 64));
+    assert_eq!(val.labels, [0, 1, 0, 1, 0, 1]);
+    assert_eq!(train.labels.iter().filter(|&&l| l == 1).count(), 7);
+    // The JPEGs decode to what the image crate decodes them to.
+    let first = image::open(root.join("val/images/val_14.JPEG")).unwrap().to_rgb8();
+    assert_eq!(val.image(0), chw(&image::imageops::resize(&first, 64, 64, image::imageops::FilterType::Triangle)).as_slice());
+    std::fs::write(root.join("val/val_annotations.txt"), format!("{annotations}val_99.JPEG\tn99999999\t0\t0\t1\t1\n")).unwrap();
+    let e = format!("{:#}", folder::read_tiny_imagenet(d.path(), 64).unwrap_err());
+    assert!(e.contains("val_annotations.txt:7: class `n99999999` has no folder"), "{e}");
 }

@@ -5,7 +5,7 @@
 //! figment merges the layers; before that every layer is checked against the schema here,
 //! because only here do we still know which file and line a key came from.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -249,6 +249,8 @@ fn flatten_grid(
     for (k, v) in t {
         let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
         match v {
+            // A list of tables (inline or `[[grid.name]]`) is a linked axis; its entries are
+            // checked in `expand_axis`, a mixed list is an error there.
             Value::Array(values) => {
                 out.push(GridAxis { key: key.clone(), values: values.clone(), origin: origin_at(&key) })
             }
@@ -572,53 +574,12 @@ pub fn load_experiment(path: &Path, overrides: &Overrides) -> Result<Experiment>
     // Grid axes: known keys, non-empty, typed like the schema says.
     let schema = schema_table();
     let keys = schema_keys();
-    let mut axes = Vec::new();
+    let mut axes: Vec<ExpandedAxis> = Vec::new();
     let mut pinned = Vec::new();
     for axis in &file.grid {
-        if overridden.contains(&axis.key) {
-            // An override pins the axis: it would otherwise make identical cells. Say so,
-            // so that a variable left in a shell never shrinks a grid silently.
-            pinned.push(format!("{}: the override of `{}` pins this grid axis ({} values → 1)", axis.origin, axis.key, axis.values.len()));
-            continue;
+        if let Some(expanded) = expand_axis(axis, &schema, &keys, &overridden, &mut pinned, &mut errors) {
+            axes.push(expanded);
         }
-        if schema_lookup(&schema, &axis.key).is_some_and(|v| v.is_table()) {
-            errors.push(ConfigError {
-                origin: axis.origin.clone(),
-                key: axis.key.clone(),
-                message: format!("a grid axis must name a value, not the table `{}`; name one of its keys, e.g. `{}.{}`", axis.key, axis.key,
-                    schema_lookup(&schema, &axis.key).and_then(|v| v.as_table()).and_then(|t| t.keys().next().cloned()).unwrap_or_default()),
-            });
-            continue;
-        }
-        let Some(default) = schema_lookup(&schema, &axis.key) else {
-            errors.push(ConfigError {
-                origin: axis.origin.clone(),
-                key: axis.key.clone(),
-                message: format!("a grid axis must name a config key; {}", unknown_key_message(&axis.key, &keys)),
-            });
-            continue;
-        };
-        if axis.values.is_empty() {
-            errors.push(ConfigError {
-                origin: axis.origin.clone(),
-                key: axis.key.clone(),
-                message: "a grid axis needs at least one value, found an empty list".into(),
-            });
-            continue;
-        }
-        let mut typed = Vec::new();
-        for (i, v) in axis.values.iter().enumerate() {
-            let mut errs = Vec::new();
-            if let Some(v) = check_value(&format!("{}[{i}]", axis.key), default, v, &keys, &mut errs) {
-                typed.push(v);
-            }
-            errors.extend(errs.into_iter().map(|(key, message)| ConfigError {
-                origin: axis.origin.clone(),
-                key,
-                message,
-            }));
-        }
-        axes.push(GridAxis { values: typed, ..axis.clone() });
     }
     if !errors.is_empty() {
         return Err(ConfigErrors(errors));
@@ -630,9 +591,9 @@ pub fn load_experiment(path: &Path, overrides: &Overrides) -> Result<Experiment>
         combos = combos
             .into_iter()
             .flat_map(|c| {
-                axis.values.iter().map(move |v| {
+                axis.entries.iter().map(move |entry| {
                     let mut c = c.clone();
-                    c.push((axis.key.clone(), v.clone()));
+                    c.extend(entry.iter().cloned());
                     c
                 })
             })
@@ -655,7 +616,7 @@ pub fn load_experiment(path: &Path, overrides: &Overrides) -> Result<Experiment>
         }
         figment = figment.merge(Serialized::globals(grid_layer.table));
         let origin_of = |key: &str| -> Origin {
-            if let Some(axis) = axes.iter().find(|a| key == a.key || key.starts_with(&format!("{}.", a.key))) {
+            if let Some(axis) = axes.iter().find(|a| a.sets(key)) {
                 return axis.origin.clone();
             }
             for l in layers.iter().rev() {
@@ -703,6 +664,122 @@ pub fn load_experiment(path: &Path, overrides: &Overrides) -> Result<Experiment>
         }
     }
     Ok(Experiment { file, cells, warnings: warning_lines })
+}
+
+/// A checked grid axis: its entries, each the (dotted key, typed value) pairs it sets.
+/// A plain axis `"train.lr" = [0.1, 0.3]` has one pair per entry; a linked axis
+/// (`recipe = [{ "method.name" = "byol", "train.lr" = 1.0 }, ...]`) sets several keys together.
+struct ExpandedAxis {
+    entries: Vec<Vec<(String, Value)>>,
+    origin: Origin,
+}
+
+impl ExpandedAxis {
+    /// Whether this axis sets `key` (or a key under it) in some entry.
+    fn sets(&self, key: &str) -> bool {
+        self.entries.iter().flatten().any(|(k, _)| k == key || key.starts_with(&format!("{k}.")) || k.starts_with(&format!("{key}.")))
+    }
+}
+
+/// Check one grid axis against the schema and the overrides. Errors are pushed to `errors`
+/// (all of them, not only the first); `None` when the axis contributes nothing.
+fn expand_axis(
+    axis: &GridAxis,
+    schema: &Table,
+    keys: &[String],
+    overridden: &[String],
+    pinned: &mut Vec<String>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<ExpandedAxis> {
+    let err = |key: &str, message: String| ConfigError { origin: axis.origin.clone(), key: key.to_string(), message };
+    if axis.values.is_empty() {
+        errors.push(err(&axis.key, "a grid axis needs at least one value, found an empty list".into()));
+        return None;
+    }
+    let tables = axis.values.iter().filter(|v| v.is_table()).count();
+    let target = schema_lookup(schema, &axis.key);
+    let linked = tables > 0;
+    if linked && tables != axis.values.len() {
+        errors.push(err(&axis.key, "a grid axis holds either plain values or tables of linked settings, not both".into()));
+        return None;
+    }
+    if linked && target.is_some_and(|v| !v.is_table()) {
+        errors.push(err(&axis.key, format!("`{}` is a single value, so its grid entries must be values, not tables", axis.key)));
+        return None;
+    }
+    if !linked {
+        if target.is_some_and(|v| v.is_table()) {
+            errors.push(err(&axis.key, format!(
+                "a grid axis must name a value, not the table `{}`; name one of its keys, e.g. `{}.{}`, or give tables of linked settings",
+                axis.key, axis.key, target.and_then(|v| v.as_table()).and_then(|t| t.keys().next().cloned()).unwrap_or_default()
+            )));
+            return None;
+        }
+        if target.is_none() {
+            errors.push(err(&axis.key, format!("a grid axis must name a config key; {}", unknown_key_message(&axis.key, keys))));
+            return None;
+        }
+    }
+    // Linked entries are relative to the axis when it names a section (`data = [{ dataset = ... }]`);
+    // otherwise the axis name is a free label and entries hold full dotted paths.
+    let prefix = if linked && target.is_some() { format!("{}.", axis.key) } else { String::new() };
+    let mut entries = Vec::new();
+    let mut dropped = BTreeSet::new();
+    for (i, v) in axis.values.iter().enumerate() {
+        let raw: Vec<(String, Value)> = match v {
+            Value::Table(t) => {
+                let mut flat = Vec::new();
+                flatten_table(t, &prefix, &mut flat);
+                if flat.is_empty() {
+                    errors.push(err(&format!("{}[{i}]", axis.key), "a linked grid entry must set at least one key".into()));
+                }
+                flat
+            }
+            other => vec![(axis.key.clone(), other.clone())],
+        };
+        let mut entry = Vec::new();
+        let mut pinned_here = false;
+        for (key, value) in raw {
+            // An override pins the key: it would otherwise make identical cells. Say so,
+            // so that a variable left in a shell never shrinks a grid silently.
+            if overridden.contains(&key) {
+                dropped.insert(key);
+                pinned_here = true;
+                continue;
+            }
+            let Some(default) = schema_lookup(schema, &key).filter(|d| !d.is_table()) else {
+                errors.push(err(&format!("{}[{i}].{key}", axis.key), format!("a grid entry must set config keys; {}", unknown_key_message(&key, keys))));
+                continue;
+            };
+            let mut errs = Vec::new();
+            let label = if linked { format!("{}[{i}].{key}", axis.key) } else { format!("{key}[{i}]") };
+            if let Some(typed) = check_value(&label, default, &value, keys, &mut errs) {
+                entry.push((key, typed));
+            }
+            errors.extend(errs.into_iter().map(|(key, message)| err(&key, message)));
+        }
+        // Entries that the overrides made identical collapse into one (a duplicate as
+        // written stays, and is reported as two cells with one config).
+        if !(pinned_here && entries.contains(&entry)) {
+            entries.push(entry);
+        }
+    }
+    if !dropped.is_empty() {
+        let keys: Vec<_> = dropped.into_iter().map(|k| format!("`{k}`")).collect();
+        pinned.push(format!("{}: the override of {} pins this grid axis ({} values → {})", axis.origin, keys.join(", "), axis.values.len(), entries.len()));
+    }
+    entries.retain(|e| !e.is_empty());
+    (!entries.is_empty()).then_some(ExpandedAxis { entries, origin: axis.origin.clone() })
+}
+
+fn flatten_table(t: &Table, prefix: &str, out: &mut Vec<(String, Value)>) {
+    for (k, v) in t {
+        let key = format!("{prefix}{k}");
+        match v {
+            Value::Table(sub) => flatten_table(sub, &format!("{key}."), out),
+            _ => out.push((key, v.clone())),
+        }
+    }
 }
 
 fn set_path(table: &mut Table, key: &str, value: Value) {

@@ -58,6 +58,12 @@ pub enum Dataset {
     Mnist,
     Cifar10,
     Cifar100,
+    /// STL-10 binary (96 px; `data.unlabeled` adds its 100k unlabeled images to pretraining).
+    Stl10,
+    /// Tiny ImageNet's train/val layout with val_annotations.txt.
+    TinyImagenet,
+    /// Class folders `train/<class>/` and `val/<class>/` (ImageNet-100/1K).
+    ImageFolder,
 }
 
 impl Dataset {
@@ -67,6 +73,9 @@ impl Dataset {
             Dataset::Mnist => "mnist",
             Dataset::Cifar10 => "cifar10",
             Dataset::Cifar100 => "cifar100",
+            Dataset::Stl10 => "stl10",
+            Dataset::TinyImagenet => "tiny-imagenet",
+            Dataset::ImageFolder => "image-folder",
         }
     }
 }
@@ -89,6 +98,11 @@ pub struct DataConfig {
     pub prefetch: usize,
     /// Standardise pixels with the dataset's channel mean and std after augmentation.
     pub normalize: bool,
+    /// STL-10: pretrain on the train split plus the 100k unlabeled images (kNN bank and
+    /// linear probe stay on the labelled train split). Written only when set, so the
+    /// identities of cells that do not use it are unchanged.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unlabeled: bool,
 }
 
 impl Default for DataConfig {
@@ -102,6 +116,7 @@ impl Default for DataConfig {
             workers: 1,
             prefetch: 4,
             normalize: true,
+            unlabeled: false,
         }
     }
 }

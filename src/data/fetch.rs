@@ -150,11 +150,12 @@ fn fetch_mnist(dest: &Path) -> Result<PathBuf> {
     Ok(dest.to_path_buf())
 }
 
-/// The first 20 CIFAR-10 and CIFAR-100 test images as PNGs (label in the file name),
-/// from the foolbox 3.3.4 wheel. Used to test the CIFAR readers on real pixels.
+/// The first 20 CIFAR-10 and CIFAR-100 test images as PNGs (label in the file name), and 20
+/// ImageNet photos (512 px PNG, class id in the name), from the foolbox 3.3.4 wheel. Used to
+/// test the CIFAR, STL-10 and image-folder readers on real pixels.
 fn fetch_cifar_samples(data_dir: &Path) -> Result<Vec<PathBuf>> {
-    let dirs = [data_dir.join("cifar10-samples"), data_dir.join("cifar100-samples")];
-    let complete = |d: &Path| std::fs::read_dir(d).map(|r| r.filter_map(|e| e.ok()).filter(|e| e.path().extension().is_some_and(|x| x == "png")).count() >= 20).unwrap_or(false);
+    let dirs = [data_dir.join("cifar10-samples"), data_dir.join("cifar100-samples"), data_dir.join("imagenet-samples")];
+    let complete = |d: &Path| std::fs::read_dir(d).map(|r| r.filter_map(|e| e.ok()).filter(|e| e.path().extension().is_some_and(|x| x == "png" || x == "jpg")).count() >= 20).unwrap_or(false);
     if dirs.iter().all(|d| complete(d)) {
         return Ok(dirs.to_vec());
     }
@@ -167,7 +168,7 @@ fn fetch_cifar_samples(data_dir: &Path) -> Result<Vec<PathBuf>> {
     let tmp = tempdir()?;
     run(Command::new(pip).args(["download", "-q", "--no-deps", "--only-binary=:all:", "-d"]).arg(&tmp).arg("foolbox==3.3.4"))?;
     check_sum(&tmp.join(FOOLBOX_WHL.0), FOOLBOX_WHL.1)?;
-    for (dir, pattern) in dirs.iter().zip(["foolbox/data/cifar10_*", "foolbox/data/cifar100_*"]) {
+    for (dir, pattern) in dirs.iter().zip(["foolbox/data/cifar10_*", "foolbox/data/cifar100_*", "foolbox/data/imagenet_*"]) {
         std::fs::create_dir_all(dir)?;
         run(Command::new("unzip").args(["-q", "-o", "-j"]).arg(tmp.join(FOOLBOX_WHL.0)).arg(pattern).arg("-d").arg(dir))?;
     }

@@ -1,21 +1,28 @@
 //! Tables from a results folder, read back from the parquet files with polars.
 
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use polars::prelude::*;
 
-use crate::results::read_parquet;
+pub use reference::Reference;
+
+
+pub mod plot;
+pub mod reference;
 
 /// One cell's row of the summary table.
 #[derive(Debug, Clone)]
 pub struct SummaryRow {
     pub trial_id: String,
+    pub experiment: String,
+    /// The trial folder (`results/<experiment>/<trial_id>`).
+    pub dir: PathBuf,
     pub status: String,
     /// (key, value) of the config keys that differ between the cells.
     pub varying: Vec<(String, String)>,
-    /// Every config key of the cell (dotted) with its value as text.
+    /// Every config key of the cell (dotted) with its value as text ("-" for null).
     pub config: BTreeMap<String, String>,
     /// (metric name, value in %) in column order.
     pub metrics: BTreeMap<String, f64>,
@@ -33,105 +40,156 @@ fn config_columns(df: &DataFrame) -> Vec<String> {
     df.get_column_names().iter().filter(|n| !RUN_COLUMNS.contains(&n.as_str())).map(|n| n.to_string()).collect()
 }
 
-fn cell_value(df: &DataFrame, name: &str) -> String {
+/// Row `i` of column `name` as text; "-" for a null or a column this frame lacks.
+fn cell_value(df: &DataFrame, name: &str, i: usize) -> String {
     let Ok(column) = df.column(name) else { return "-".into() };
     if let Ok(s) = column.str() {
-        return s.get(0).unwrap_or("-").to_string();
+        return s.get(i).unwrap_or("-").to_string();
     }
-    match column.get(0) {
+    match column.get(i) {
         Ok(AnyValue::Null) | Err(_) => "-".into(),
         Ok(v) => v.to_string(),
     }
 }
 
+/// The trial folders (those holding a `run.parquet`) of every experiment folder, sorted.
+fn trial_dirs(exp_dirs: &[PathBuf], trials: Option<&[String]>) -> Result<Vec<PathBuf>> {
+    let mut all = Vec::new();
+    for exp_dir in exp_dirs {
+        if !exp_dir.is_dir() {
+            bail!("{} is not a results folder (expected results/<experiment>/)", exp_dir.display());
+        }
+        let mut dirs: Vec<_> = std::fs::read_dir(exp_dir)
+            .with_context(|| format!("cannot list {}", exp_dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.join("run.parquet").is_file())
+            .filter(|p| trials.is_none_or(|t| p.file_name().is_some_and(|n| t.iter().any(|id| id.as_str() == n.to_string_lossy()))))
+            .collect();
+        if dirs.is_empty() {
+            bail!("no trial folders with a run.parquet under {} (expected results/<experiment>/<trial_id>/)", exp_dir.display());
+        }
+        dirs.sort();
+        all.extend(dirs);
+    }
+    Ok(all)
+}
+
+/// One lazy scan over the `file` (e.g. `evals.parquet`) of every trial folder that has it,
+/// concatenated diagonally: a column that an older schema version lacks comes back as
+/// typed nulls for that file's rows, so results of several versions read together.
+pub fn scan_trials(dirs: &[PathBuf], file: &str) -> Result<Option<LazyFrame>> {
+    let mut frames = Vec::new();
+    for dir in dirs {
+        let path = dir.join(file);
+        if path.is_file() {
+            let args = ScanArgsParquet { glob: false, ..Default::default() };
+            frames.push(
+                LazyFrame::scan_parquet(path.to_string_lossy().as_ref().into(), args).map_err(anyhow::Error::from).with_context(|| format!("cannot read {}", path.display()))?,
+            );
+        }
+    }
+    if frames.is_empty() {
+        return Ok(None);
+    }
+    let args = UnionArgs { to_supertypes: true, ..Default::default() };
+    Ok(Some(concat_lf_diagonal(frames, args)?))
+}
+
 /// Read every trial folder of an experiment folder.
 pub fn summarize(exp_dir: &Path) -> Result<Vec<SummaryRow>> {
-    summarize_trials(exp_dir, None)
+    summarize_dirs(&[exp_dir.to_path_buf()], None)
 }
 
 /// Read the trial folders of an experiment folder (only `trials` when given: the varying
 /// columns are then those that vary among them).
 pub fn summarize_trials(exp_dir: &Path, trials: Option<&[String]>) -> Result<Vec<SummaryRow>> {
-    if !exp_dir.is_dir() {
-        bail!("{} is not a results folder (expected results/<experiment>/)", exp_dir.display());
-    }
-    let mut runs = Vec::new();
-    let mut dirs: Vec<_> = std::fs::read_dir(exp_dir)
-        .with_context(|| format!("cannot list {}", exp_dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("run.parquet").is_file())
-        .filter(|p| trials.is_none_or(|t| p.file_name().is_some_and(|n| t.iter().any(|id| id.as_str() == n.to_string_lossy()))))
-        .collect();
-    dirs.sort();
-    if dirs.is_empty() {
-        bail!("no trial folders with a run.parquet under {} (expected results/<experiment>/<trial_id>/)", exp_dir.display());
-    }
-    for dir in &dirs {
-        runs.push((dir.clone(), read_parquet(&dir.join("run.parquet"))?));
-    }
+    summarize_dirs(&[exp_dir.to_path_buf()], trials)
+}
+
+/// Read the trial folders of several experiment folders into one list of rows, in grid
+/// order (experiment, then cell index).
+pub fn summarize_dirs(exp_dirs: &[PathBuf], trials: Option<&[String]>) -> Result<Vec<SummaryRow>> {
+    let dirs = trial_dirs(exp_dirs, trials)?;
+    let read = |file: &str| -> Result<Option<DataFrame>> {
+        scan_trials(&dirs, file)?.map(|lf| lf.collect().map_err(anyhow::Error::from).with_context(|| format!("cannot read the trials' {file}"))).transpose()
+    };
+    let runs = read("run.parquet")?.context("no run.parquet to read")?;
+    let evals = read("evals.parquet")?;
+    let config_keys = config_columns(&runs);
+    let n = runs.height();
     // Config keys with more than one non-null value among the cells (seed included); a
     // key that is null in some cells (a baseline's CompMod knobs) does not vary by that.
-    let mut varying_keys = Vec::new();
-    if let Some((_, first)) = runs.first() {
-        for key in config_columns(first) {
-            let mut values: Vec<String> = runs.iter().map(|(_, df)| cell_value(df, &key)).filter(|v| v != "-").collect();
-            values.sort();
-            values.dedup();
-            if values.len() > 1 {
-                varying_keys.push(key);
-            }
-        }
+    let varying_keys: Vec<String> = config_keys
+        .iter()
+        .filter(|key| (0..n).map(|i| cell_value(&runs, key, i)).filter(|v| v != "-").collect::<BTreeSet<_>>().len() > 1)
+        .cloned()
+        .collect();
+    let metrics = match &evals {
+        Some(evals) => eval_metrics(evals, &runs)?,
+        None => BTreeMap::new(),
+    };
+    let dir_of: BTreeMap<String, PathBuf> = dirs.iter().filter_map(|d| Some((d.file_name()?.to_string_lossy().to_string(), d.clone()))).collect();
+    let mut keyed = Vec::new();
+    for i in 0..n {
+        let trial_id = cell_value(&runs, "trial_id", i);
+        let experiment = cell_value(&runs, "experiment", i);
+        let index = runs.column("cell_index").ok().and_then(|c| c.i64().ok()?.get(i)).unwrap_or(i64::MAX);
+        let row = SummaryRow {
+            dir: dir_of.get(&trial_id).cloned().unwrap_or_default(),
+            status: cell_value(&runs, "status", i),
+            varying: varying_keys.iter().map(|k| (k.clone(), cell_value(&runs, k, i))).collect(),
+            config: config_keys.iter().map(|k| (k.clone(), cell_value(&runs, k, i))).collect(),
+            metrics: metrics.get(&trial_id).cloned().unwrap_or_default(),
+            wall_time_s: runs.column("wall_time_s").ok().and_then(|c| c.f64().ok()?.get(i)),
+            trial_id,
+            experiment: experiment.clone(),
+        };
+        keyed.push(((experiment, index), row));
     }
-    let mut rows = Vec::new();
-    let mut order = Vec::new();
-    for (dir, run) in &runs {
-        let mut metrics = BTreeMap::new();
-        if let Ok(evals) = read_parquet(&dir.join("evals.parquet")) {
-            let epochs = evals.column("epoch")?.i64()?.clone();
-            let protocol = evals.column("protocol")?.str()?.clone();
-            let k = evals.column("k")?.i64()?.clone();
-            let top1 = evals.column("top1")?.f64()?.clone();
-            let last = epochs.max().unwrap_or(0);
-            // Metric names carry their protocol and when they were taken: `knn5` (final
-            // epoch), `knn5_best` (best epoch after training started), `knn5_epoch0`.
-            for i in 0..evals.height() {
-                let (Some(e), Some(p), Some(t)) = (epochs.get(i), protocol.get(i), top1.get(i)) else { continue };
-                let name = match k.get(i) {
-                    Some(k) => format!("{p}{k}"),
-                    None => p.to_string(),
-                };
-                let t = 100.0 * t;
-                // A cell that did not complete has no final value, only what it reached.
-                if e == last && cell_value(run, "status") == "completed" {
-                    metrics.insert(name.clone(), t);
-                }
-                if e == 0 {
-                    metrics.insert(format!("{name}_epoch0"), t);
-                } else {
-                    let best = metrics.entry(format!("{name}_best")).or_insert(t);
-                    *best = best.max(t);
-                }
-            }
-        }
-        let wall = run.column("wall_time_s").ok().and_then(|c| c.f64().ok()?.get(0));
-        let index = run.column("cell_index").ok().and_then(|c| c.i64().ok()?.get(0)).unwrap_or(i64::MAX);
-        order.push((cell_value(run, "experiment"), index));
-        rows.push(SummaryRow {
-            trial_id: cell_value(run, "trial_id"),
-            status: cell_value(run, "status"),
-            varying: varying_keys.iter().map(|k| (k.clone(), cell_value(run, k))).collect(),
-            config: config_columns(run).into_iter().map(|k| {
-                let v = cell_value(run, &k);
-                (k, v)
-            }).collect(),
-            metrics,
-            wall_time_s: wall,
-        });
-    }
-    // Grid order (experiment, then cell index), not the order of the hash-named folders.
-    let mut keyed: Vec<_> = order.into_iter().zip(rows).collect();
+    // Grid order, not the order of the hash-named folders.
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(keyed.into_iter().map(|(_, r)| r).collect())
+}
+
+/// Every trial's metrics (in %) from the concatenated evals. Names carry their protocol and
+/// when they were taken: `knn5` (final epoch), `knn5_best` (best epoch after training
+/// started), `knn5_epoch0` (the untrained backbone). A cell that did not complete has no
+/// final value, only what it reached.
+fn eval_metrics(evals: &DataFrame, runs: &DataFrame) -> Result<BTreeMap<String, BTreeMap<String, f64>>> {
+    let completed: BTreeSet<String> =
+        (0..runs.height()).filter(|&i| cell_value(runs, "status", i) == "completed").map(|i| cell_value(runs, "trial_id", i)).collect();
+    let trial = evals.column("trial_id")?.str()?.clone();
+    let epochs = evals.column("epoch")?.i64()?.clone();
+    let protocol = evals.column("protocol")?.str()?.clone();
+    let k = evals.column("k")?.i64()?.clone();
+    let top1 = evals.column("top1")?.f64()?.clone();
+    let mut last: BTreeMap<&str, i64> = BTreeMap::new();
+    for i in 0..evals.height() {
+        if let (Some(t), Some(e)) = (trial.get(i), epochs.get(i)) {
+            let l = last.entry(t).or_insert(e);
+            *l = (*l).max(e);
+        }
+    }
+    let mut out: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
+    for i in 0..evals.height() {
+        let (Some(id), Some(e), Some(p), Some(t)) = (trial.get(i), epochs.get(i), protocol.get(i), top1.get(i)) else { continue };
+        let name = match k.get(i) {
+            Some(k) => format!("{p}{k}"),
+            None => p.to_string(),
+        };
+        let t = 100.0 * t;
+        let metrics = out.entry(id.to_string()).or_default();
+        if last.get(id) == Some(&e) && completed.contains(id) {
+            metrics.insert(name.clone(), t);
+        }
+        if e == 0 {
+            metrics.insert(format!("{name}_epoch0"), t);
+        } else {
+            let best = metrics.entry(format!("{name}_best")).or_insert(t);
+            *best = best.max(t);
+        }
+    }
+    Ok(out)
 }
 
 /// A table independent of its rendering: header and rows of text cells, plus a caption.
@@ -261,34 +319,87 @@ pub fn mean_std(values: &[f64]) -> (f64, f64, usize) {
     (mean, std, n)
 }
 
-/// Rows grouped by the values of `keys` (e.g. `method.name`, `compmod.enabled`), every
-/// other varying key (seeds) folded: each metric as mean ± std (n) over the group's
-/// completed cells.
-pub fn grouped_table(rows: &[SummaryRow], keys: &[String], metrics: &[String]) -> Table {
-    let value = |r: &SummaryRow, k: &str| r.config.get(k).cloned().unwrap_or_else(|| "-".into());
+/// The values of `keys` in a cell's config ("-" for null or absent).
+pub fn key_values_of(r: &SummaryRow, keys: &[String]) -> Vec<String> {
+    keys.iter().map(|k| r.config.get(k).cloned().unwrap_or_else(|| "-".into())).collect()
+}
+
+/// The completed cells grouped by their values of `keys`, groups in sorted order.
+pub fn group_by<'a>(rows: &'a [SummaryRow], keys: &[String]) -> BTreeMap<Vec<String>, Vec<&'a SummaryRow>> {
     let mut groups: BTreeMap<Vec<String>, Vec<&SummaryRow>> = BTreeMap::new();
     for r in rows.iter().filter(|r| r.status == "completed") {
-        groups.entry(keys.iter().map(|k| value(r, k)).collect()).or_default().push(r);
+        groups.entry(key_values_of(r, keys)).or_default().push(r);
     }
+    groups
+}
+
+/// Rows grouped by the values of `keys` (e.g. `method.name`), every other varying key
+/// (seeds) folded: each metric as mean ± std over the group's completed cells. With `cols`
+/// (e.g. `compmod.enabled`), each metric is split into one column per value of those keys.
+/// With a reference, each metric with reference values gets `ref` and `Δ ref` columns
+/// (our mean minus the reference).
+pub fn grouped_table(rows: &[SummaryRow], keys: &[String], cols: &[String], metrics: &[String], reference: Option<&Reference>) -> Table {
+    let groups = group_by(rows, keys);
+    let combos: Vec<Vec<String>> = group_by(rows, cols).into_keys().collect();
+    let label = |combo: &[String]| {
+        if cols.is_empty() { String::new() } else { format!(" {}", cols.iter().zip(combo).map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")) }
+    };
     let mut header: Vec<String> = keys.to_vec();
-    header.extend(metrics.iter().map(|m| format!("{m} (%)")));
-    header.push("n".into());
+    for m in metrics {
+        for combo in &combos {
+            header.push(format!("{m} (%){}", label(combo)));
+            if reference.is_some_and(|r| r.has(m)) {
+                header.push(format!("ref {m}{}", label(combo)));
+                header.push(format!("Δ ref {m}{}", label(combo)));
+            }
+        }
+    }
+    if cols.is_empty() {
+        header.push("n".into());
+    }
     let mut body = Vec::new();
     for (key_values, members) in &groups {
         let mut cells = key_values.clone();
         for m in metrics {
-            let vals: Vec<f64> = members.iter().filter_map(|r| r.metrics.get(m).copied()).collect();
-            let (mean, std, n) = mean_std(&vals);
-            cells.push(if n > 1 { format!("{mean:.2} ± {std:.2}") } else if n == 1 { format!("{mean:.2} (n=1)") } else { "-".into() });
+            for combo in &combos {
+                let in_combo: Vec<&SummaryRow> = members.iter().copied().filter(|r| &key_values_of(r, cols) == combo).collect();
+                let vals: Vec<f64> = in_combo.iter().filter_map(|r| r.metrics.get(m).copied()).collect();
+                let (mean, std, n) = mean_std(&vals);
+                let shown_n = if cols.is_empty() { String::new() } else { format!(" ({n})") };
+                cells.push(match n {
+                    0 => "-".into(),
+                    1 if cols.is_empty() => format!("{mean:.2} (n=1)"),
+                    1 => format!("{mean:.2} (1)"),
+                    _ => format!("{mean:.2} ± {std:.2}{shown_n}"),
+                });
+                if let Some(reference) = reference.filter(|r| r.has(m)) {
+                    match reference.value(&in_combo, m) {
+                        Some(x) => {
+                            cells.push(format!("{x:.2}"));
+                            cells.push(if n > 0 { format!("{:+.2}", mean - x) } else { "-".into() });
+                        }
+                        None => cells.extend(["-".to_string(), "-".to_string()]),
+                    }
+                }
+            }
         }
-        cells.push(members.len().to_string());
+        if cols.is_empty() {
+            cells.push(members.len().to_string());
+        }
         body.push(cells);
     }
-    Table { caption: "mean ± sample std over the folded cells (seeds)".into(), header, rows: body }
+    let mut caption = "mean ± sample std over the folded cells (seeds)".to_string();
+    if !cols.is_empty() {
+        caption.push_str("; (n) cells per entry");
+    }
+    if let Some(r) = reference {
+        caption.push_str(&format!("; ref: {}", if r.source.is_empty() { "reference values" } else { &r.source }));
+    }
+    Table { caption, header, rows: body }
 }
 
 pub fn grouped_markdown(rows: &[SummaryRow], keys: &[String]) -> String {
-    grouped_table(rows, keys, &default_metrics(rows)).render(Format::Md)
+    grouped_table(rows, keys, &[], &default_metrics(rows), None).render(Format::Md)
 }
 
 /// Two-sided 95% quantile of Student's t with `df` degrees of freedom (table for small df,
@@ -362,6 +473,8 @@ mod tests {
         let config = [("method.name", method), ("seed", seed)].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         SummaryRow {
             trial_id: format!("{method}{seed}"),
+            experiment: "x".into(),
+            dir: PathBuf::new(),
             status: "completed".into(),
             varying: vec![],
             config,

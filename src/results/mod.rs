@@ -186,9 +186,14 @@ pub fn write_parquet_atomic(path: &Path, df: &mut DataFrame) -> Result<()> {
 
 /// Write a text file atomically (same protocol as the parquet files).
 pub fn write_text_atomic(path: &Path, text: &str) -> Result<()> {
+    write_bytes_atomic(path, text.as_bytes())
+}
+
+/// Write a file atomically: temporary file, fsync, rename.
+pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().context("path has no folder")?;
     let tmp = dir.join(format!(".{}.tmp", path.file_name().unwrap().to_string_lossy()));
-    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
     File::open(&tmp)?.sync_all()?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot move {} into place", path.display()))?;
     Ok(())

@@ -17,7 +17,7 @@ use crate::augment::ViewPipeline;
 use crate::compmod::bilevel::StepStats;
 use crate::config::{Cell, ExperimentConfig, resolved_toml};
 use crate::data::loader::{Normalize, PretrainLoader, eval_tensor_data};
-use crate::data::{ImageSet, channel_stats, load_splits};
+use crate::data::{ImageSet, Splits, channel_stats, load_splits};
 use crate::eval::knn::knn_top1;
 use crate::eval::linear::LinearProbe;
 use crate::eval::{extract_features, l2_normalize_rows};
@@ -28,7 +28,11 @@ use crate::results::{EpochRow, EvalRow, RunRow, epochs_frame, evals_frame, run_f
 
 /// A dataset loaded once and shared by every cell that uses it.
 pub struct LoadedData {
+    /// The labelled train split: kNN bank and linear probe (and pretraining, unless
+    /// `pretrain` adds unlabeled images to it).
     pub train: Arc<ImageSet>,
+    /// What the SSL loader draws from: the train split, plus STL-10's unlabeled images.
+    pub pretrain: Arc<ImageSet>,
     pub test: ImageSet,
     pub normalize: Option<Normalize>,
     pub side: usize,
@@ -39,7 +43,7 @@ pub struct LoadedData {
 
 impl LoadedData {
     pub fn load(cfg: &ExperimentConfig) -> Result<Self> {
-        let (train, test) = load_splits(&cfg.data)?;
+        let Splits { train, test, unlabeled } = load_splits(&cfg.data)?;
         let normalize = cfg.data.normalize.then(|| {
             let (m, s) = channel_stats(cfg.data.dataset);
             Normalize { mean: m.to_vec(), std: s.to_vec() }
@@ -47,7 +51,12 @@ impl LoadedData {
         let side = cfg.data.image_size;
         let train_eval = eval_tensor_data(&train, side, normalize.as_ref());
         let test_eval = eval_tensor_data(&test, side, normalize.as_ref());
-        Ok(Self { train: Arc::new(train), test, normalize, side, train_eval, test_eval })
+        let train = Arc::new(train);
+        let pretrain = match &unlabeled {
+            Some(extra) => Arc::new((*train).clone().concat(extra)),
+            None => train.clone(),
+        };
+        Ok(Self { train, pretrain, test, normalize, side, train_eval, test_eval })
     }
 }
 
@@ -165,9 +174,9 @@ pub fn run_cell(cell: &Cell, experiment: &str, dir: &Path, data: &LoadedData, op
     };
 
     anyhow::ensure!(
-        batch_size <= data.train.len(),
+        batch_size <= data.pretrain.len(),
         "train.batch_size = {batch_size} is larger than the {} training images; lower it or raise data.train_subset",
-        data.train.len()
+        data.pretrain.len()
     );
     let device = make_device(opts.device.as_deref().unwrap_or(&cfg.device))?;
     let ad = device.clone().autodiff();
@@ -201,7 +210,7 @@ pub fn run_cell(cell: &Cell, experiment: &str, dir: &Path, data: &LoadedData, op
     };
 
     let loader = PretrainLoader {
-        data: data.train.clone(),
+        data: data.pretrain.clone(),
         views: Arc::new([
             ViewPipeline::new(cfg.augment.view1.clone(), cfg.data.image_size),
             ViewPipeline::new(cfg.augment.view2.clone(), cfg.data.image_size),

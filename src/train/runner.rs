@@ -62,6 +62,12 @@ pub fn run_experiment(exp: &Experiment, opts: &RunOptions) -> Result<Vec<CellOut
     }
     std::fs::create_dir_all(&exp_dir).with_context(|| format!("cannot create results folder {}", exp_dir.display()))?;
     probe_writable(&exp_dir)?;
+    // The file's `[reference]` (published numbers) goes beside the results for the reports.
+    if !exp.file.reference.is_empty() {
+        let mut doc = toml::Table::new();
+        doc.insert("reference".into(), toml::Value::Table(exp.file.reference.clone()));
+        crate::results::write_text_atomic(&exp_dir.join("reference.toml"), &toml::to_string(&doc)?)?;
+    }
     let mut outcomes = Vec::new();
     for (pos, cell) in cells.iter().enumerate() {
         outcomes.push(run_one(exp, cell, pos, cells.len(), &exp_dir, &data_cache, opts, opts.device.as_deref())?);
