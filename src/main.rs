@@ -89,6 +89,9 @@ enum Command {
         /// Python with PyTorch for the reference (`none` to skip).
         #[arg(long, default_value = "python3")]
         python: String,
+        /// Device of the timed steps: cpu (flex), or with `--features tch`: tch-cpu, cuda:N.
+        #[arg(long, default_value = "cpu")]
+        device: String,
     },
     /// Check experiment files (or every .toml under folders) without running anything.
     Validate { paths: Vec<PathBuf> },
@@ -242,9 +245,9 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             print!("{}", compmod::train::slurm::array_script(&exp, &file, &results, &set, &opts)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench { batch, image_size, width, steps, warmup, python } => {
+        Command::Bench { batch, image_size, width, steps, warmup, python, device } => {
             let python = (python != "none").then_some(python);
-            let o = compmod::bench::BenchOptions { batch, image_size, width, steps, warmup, python };
+            let o = compmod::bench::BenchOptions { batch, image_size, width, steps, warmup, python, device };
             print!("{}", compmod::bench::run(&o)?);
             Ok(ExitCode::SUCCESS)
         }

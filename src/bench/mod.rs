@@ -25,10 +25,13 @@ pub struct BenchOptions {
     pub warmup: usize,
     /// Python interpreter for the PyTorch reference; None skips it.
     pub python: Option<String>,
+    /// The device key the steps run on (`cpu`, or with `--features tch`: `tch-cpu`, `cuda:N`).
+    pub device: String,
 }
 
 fn config(o: &BenchOptions, name: MethodName, compmod: bool) -> ExperimentConfig {
     let mut c = ExperimentConfig::default();
+    c.device = o.device.clone();
     c.method.name = name;
     c.method.temperature = 0.2;
     c.backbone.width = o.width;
@@ -97,17 +100,18 @@ fn torch_rates(o: &BenchOptions, python: &str) -> Result<serde_json::Value> {
 
 /// Run everything and return the table (markdown).
 pub fn run(o: &BenchOptions) -> Result<String> {
+    let backend = crate::train::backend_name(&o.device);
     let torch = o.python.as_deref().map(|p| torch_rates(o, p));
     let mut out = format!(
-        "compmod bench: small-cnn width {}, {}x{} px, batch {} (two views each), {} timed steps after {} warm-up, backend flex\n\n",
-        o.width, o.image_size, o.image_size, o.batch, o.steps, o.warmup
+        "compmod bench: small-cnn width {}, {}x{} px, batch {} (two views each), {} timed steps after {} warm-up, backend {} (device {})\n\n",
+        o.width, o.image_size, o.image_size, o.batch, o.steps, o.warmup, backend, o.device
     );
     match &torch {
         Some(Ok(v)) => out.push_str(&format!("PyTorch reference: {} eager, {} threads\n\n", v["torch"].as_str().unwrap_or("?"), v["threads"])),
         Some(Err(e)) => out.push_str(&format!("PyTorch reference not run: {e}\n\n")),
         None => out.push_str("PyTorch reference not run (--python none)\n\n"),
     }
-    out.push_str("| method | step | compmod (flex) img/s | PyTorch img/s | time vs PyTorch | CompMod time vs base |\n|---|---|---|---|---|---|\n");
+    out.push_str(&format!("| method | step | compmod ({backend}) img/s | PyTorch img/s | time vs PyTorch | CompMod time vs base |\n|---|---|---|---|---|---|\n"));
     let mut simclr_rate = 0.0;
     for (name, label) in [(MethodName::Simclr, "simclr"), (MethodName::Byol, "byol"), (MethodName::Barlow, "barlow")] {
         let base = step_rate(&config(o, name, false), o)?;

@@ -772,7 +772,8 @@ fn expand_axis(
     (!entries.is_empty()).then_some(ExpandedAxis { entries, origin: axis.origin.clone() })
 }
 
-fn flatten_table(t: &Table, prefix: &str, out: &mut Vec<(String, Value)>) {
+/// A table's leaves as (dotted key under `prefix`, value), nested tables walked.
+pub fn flatten_table(t: &Table, prefix: &str, out: &mut Vec<(String, Value)>) {
     for (k, v) in t {
         let key = format!("{prefix}{k}");
         match v {

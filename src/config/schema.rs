@@ -99,9 +99,7 @@ pub struct DataConfig {
     /// Standardise pixels with the dataset's channel mean and std after augmentation.
     pub normalize: bool,
     /// STL-10: pretrain on the train split plus the 100k unlabeled images (kNN bank and
-    /// linear probe stay on the labelled train split). Written only when set, so the
-    /// identities of cells that do not use it are unchanged.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    /// linear probe stay on the labelled train split).
     pub unlabeled: bool,
 }
 

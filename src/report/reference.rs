@@ -44,16 +44,6 @@ pub fn is_metric_name(name: &str) -> bool {
     base == "linear" || base.strip_prefix("knn").is_some_and(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()))
 }
 
-fn flatten(t: &Table, prefix: &str, out: &mut Vec<(String, Value)>) {
-    for (k, v) in t {
-        let key = format!("{prefix}{k}");
-        match v {
-            Value::Table(sub) => flatten(sub, &format!("{key}."), out),
-            _ => out.push((key, v.clone())),
-        }
-    }
-}
-
 /// A TOML value as the report shows config values (floats as polars prints them).
 fn value_text(v: &Value) -> String {
     match v {
@@ -76,7 +66,7 @@ impl Reference {
                             bail!("{origin}: reference.cells[{i}]: expected a table of config keys and metric values, found {}", cell.type_str());
                         };
                         let mut flat = Vec::new();
-                        flatten(cell, "", &mut flat);
+                        crate::config::load::flatten_table(cell, "", &mut flat);
                         let mut entry = ReferenceEntry::default();
                         for (k, v) in flat {
                             if is_metric_name(&k) {
