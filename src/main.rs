@@ -281,65 +281,12 @@ fn dispatch(command: Command) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Report { dirs, rows: row_keys, cols, baseline, metric, reference, format, out, plots } => {
-            use compmod::report::{Format, Reference, cell_table, check_keys, default_metrics, grouped_table, paired_delta_table, plot, summarize_dirs};
-            let rows = summarize_dirs(&dirs, None)?;
-            check_keys(&rows, &row_keys)?;
-            check_keys(&rows, &cols)?;
-            let metrics = if metric.is_empty() { default_metrics(&rows) } else { metric };
-            let reference = match reference {
-                Some(path) => Some((Reference::from_file(&path)?, path)),
-                None => dirs.iter().map(|d| d.join("reference.toml")).find(|p| p.is_file()).map(|p| Ok::<_, anyhow::Error>((Reference::from_file(&p)?, p))).transpose()?,
-            };
-            if let Some((r, path)) = &reference {
-                r.check_keys(&rows, &path.display().to_string())?;
-            }
-            let reference = reference.map(|(r, _)| r).filter(|r| !r.entries.is_empty());
-            // Default rows: the varying keys other than the seed, when seeds are there to fold.
-            let seeds_vary = rows.first().is_some_and(|r| r.varying.iter().any(|(k, _)| k == "seed"));
-            let default_rows: Vec<String> = rows.first().map(|r| r.varying.iter().map(|(k, _)| k.clone()).filter(|k| k != "seed" && !cols.contains(k)).collect()).unwrap_or_default();
-            let group_keys = if row_keys.is_empty() && (seeds_vary || !cols.is_empty() || reference.is_some()) { default_rows.clone() } else { row_keys.clone() };
-            let table = if let Some(b) = &baseline {
-                let (key, value) = b.split_once('=').ok_or_else(|| anyhow::anyhow!("--baseline expects KEY=VALUE, e.g. compmod.enabled=false"))?;
-                check_keys(&rows, &[key.to_string()])?;
-                anyhow::ensure!(
-                    rows.iter().any(|r| r.config.get(key).map(String::as_str) == Some(value)),
-                    "no cell has {key} = {value}; its values here are {:?}",
-                    rows.iter().filter_map(|r| r.config.get(key).cloned()).collect::<std::collections::BTreeSet<_>>()
-                );
-                let metrics: Vec<String> = metrics.iter().filter(|m| !m.ends_with("_epoch0")).cloned().collect();
-                let group: Vec<String> = if row_keys.is_empty() { default_rows.iter().filter(|k| *k != key).cloned().collect() } else { row_keys.clone() };
-                paired_delta_table(&rows, key, value, &group, &metrics)
-            } else if group_keys.is_empty() && cols.is_empty() && reference.is_none() {
-                cell_table(&rows, &metrics)
-            } else {
-                grouped_table(&rows, &group_keys, &cols, &metrics, reference.as_ref())
-            };
-            let text = table.render(format);
-            print!("{text}");
-            let out_dir = out.clone().unwrap_or_else(|| dirs[0].join("report"));
-            if out.is_some() {
-                std::fs::create_dir_all(&out_dir)?;
-                let ext = match format {
-                    Format::Md => "md",
-                    Format::Csv => "csv",
-                    Format::Latex => "tex",
-                };
-                let path = out_dir.join(format!("report.{ext}"));
-                compmod::results::write_text_atomic(&path, &text)?;
-                eprintln!("wrote {}", path.display());
-            }
-            if plots {
-                let shown: Vec<&String> = metrics.iter().filter(|m| !m.ends_with("_epoch0")).collect();
-                let knn = shown.iter().find(|m| m.starts_with("knn")).map(|m| m.trim_end_matches("_best").to_string()).unwrap_or_else(|| "knn5".into());
-                let mut written = plot::learning_curves(&rows, &knn, &out_dir)?;
-                if let Some(m) = shown.first() {
-                    let bar_keys = if group_keys.is_empty() { rows[0].varying.iter().map(|(k, _)| k.clone()).filter(|k| !cols.contains(k)).collect() } else { group_keys.clone() };
-                    written.extend(plot::bar_chart(&rows, &bar_keys, &cols, m, &out_dir)?);
-                }
-                for p in written {
-                    eprintln!("wrote {}", p.display());
-                }
+        Command::Report { dirs, rows, cols, baseline, metric, reference, format, out, plots } => {
+            let request = compmod::report::command::Request { dirs, rows, cols, baseline, metrics: metric, reference, format, out, plots };
+            let report = compmod::report::command::run(&request)?;
+            print!("{}", report.text);
+            for p in report.written {
+                eprintln!("wrote {}", p.display());
             }
             Ok(ExitCode::SUCCESS)
         }

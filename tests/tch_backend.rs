@@ -33,11 +33,11 @@ fn training_steps_agree_on_flex_and_tch_cpu() {
             let mut a = Trainer::new(&cfg, 1, &flex);
             let tch = make_device("tch-cpu").unwrap().autodiff();
             let mut b = Trainer::new(&cfg, 1, &tch);
-            // The same weights on both backends: flex's networks moved onto LibTorch.
-            b.net = a.net.clone().to_device(&tch);
+            // The same weights on both backends: flex's networks forked onto LibTorch (own autodiff graph).
+            b.net = a.net.clone().fork(&tch);
             b.target = a.target.as_ref().map(|t| EmaTarget::new(&b.net, t.base_tau));
             if let (Some(ca), Some(cb)) = (&a.compmod, &mut b.compmod) {
-                cb.fusion = ca.fusion.clone().to_device(&tch);
+                cb.fusion = ca.fusion.clone().fork(&tch);
             }
             for step in 0..2 {
                 let sa = a.step(batch(0.0, &flex), batch(1.1, &flex), 0.05, step, 10, 0.5);

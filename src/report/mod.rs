@@ -9,6 +9,7 @@ use polars::prelude::*;
 pub use reference::Reference;
 
 
+pub mod command;
 pub mod plot;
 pub mod reference;
 
