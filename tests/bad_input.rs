@@ -46,6 +46,10 @@ const CASES: &[Case] = &[
     Case { name: "wrong-magic-idx", toml: "[data]\nroot = \"DATA/magic\"\n", args: &[], env: &[], expect: &["train-labels-idx1-ubyte", "expected IDX magic 0x00000801 (labels), found 0x00000803"] },
     Case { name: "truncated-cifar", toml: "[data]\ndataset = \"cifar10\"\nroot = \"DATA/cifar\"\n", args: &[], env: &[], expect: &["test_batch.bin", "not a whole number of 3073-byte CIFAR records"] },
     Case { name: "cifar100-as-cifar10", toml: "[data]\ndataset = \"cifar10\"\nroot = \"DATA/cifar100\"\n", args: &[], env: &[], expect: &["data_batch_1.bin", "expected < 10; is this the right CIFAR variant?"] },
+    Case { name: "unlabeled-not-stl10", toml: "[data]\nroot = \"DATA/good\"\nunlabeled = true\n", args: &[], env: &[], expect: &["data.unlabeled = true", "only STL-10 has an unlabeled split", "fashion-mnist"] },
+    Case { name: "missing-stl10-file", toml: "[data]\ndataset = \"stl10\"\nroot = \"DATA/good\"\n", args: &[], env: &[], expect: &["train_X.bin not found", "STL-10's binary layout"] },
+    Case { name: "image-folder-without-train", toml: "[data]\ndataset = \"image-folder\"\nroot = \"DATA/good\"\n", args: &[], env: &[], expect: &["good/train not found", "class folders"] },
+    Case { name: "linked-axis-mixed", toml: "[grid]\ndata = [{ dataset = \"mnist\" }, \"cifar10\"]\n", args: &[], env: &[], expect: &["FILE:2", "[grid] axis \"data\"", "either plain values or tables"] },
     Case { name: "results-not-a-folder", toml: "[data]\nroot = \"DATA/good\"\n", args: &["--results", "DATA/a-file/results"], env: &[], expect: &["cannot create results folder", "a-file/results"] },
 ];
 

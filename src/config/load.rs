@@ -766,7 +766,12 @@ fn expand_axis(
     }
     if !dropped.is_empty() {
         let keys: Vec<_> = dropped.into_iter().map(|k| format!("`{k}`")).collect();
-        pinned.push(format!("{}: the override of {} pins this grid axis ({} values → {})", axis.origin, keys.join(", "), axis.values.len(), entries.len()));
+        let effect = if entries.len() == axis.values.len() {
+            format!("in every entry; its {} values stay distinct", entries.len())
+        } else {
+            format!("({} values → {})", axis.values.len(), entries.len())
+        };
+        pinned.push(format!("{}: the override of {} pins this grid axis {effect}", axis.origin, keys.join(", ")));
     }
     entries.retain(|e| !e.is_empty());
     (!entries.is_empty()).then_some(ExpandedAxis { entries, origin: axis.origin.clone() })
