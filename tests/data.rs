@@ -56,13 +56,18 @@ fn broken_idx_files_name_the_file_and_the_problem() {
     assert!(e.contains("neither t10k-labels-idx1-ubyte nor t10k-labels-idx1-ubyte.gz found"), "{e}");
 }
 
-/// (label, CHW pixels) of the foolbox PNGs, file names `cifar10_NN_LABEL.png`.
-fn cifar_pngs(name: &str) -> Vec<(u8, Vec<u8>)> {
+/// The 20 sample files (sorted) with extension `ext` in data/<name>.
+fn twenty_files(name: &str, ext: &str) -> Vec<PathBuf> {
     let dir = data_dir(name);
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "png")).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == ext)).collect();
     files.sort();
     assert_eq!(files.len(), 20, "{}", dir.display());
     files
+}
+
+/// (label, CHW pixels) of the foolbox PNGs, file names `cifar10_NN_LABEL.png`.
+fn cifar_pngs(name: &str) -> Vec<(u8, Vec<u8>)> {
+    twenty_files(name, "png")
         .iter()
         .map(|p| {
             let stem = p.file_stem().unwrap().to_str().unwrap();
@@ -130,11 +135,7 @@ fn cifar100_binary_reader_on_real_pixels() {
 /// (class id, RGB image, path) of the 20 foolbox ImageNet photos (512 px JPEGs),
 /// `imagenet_NN_CLASS.jpg`.
 fn imagenet_photos() -> Vec<(u32, image::RgbImage, PathBuf)> {
-    let dir = data_dir("imagenet-samples");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "jpg")).collect();
-    files.sort();
-    assert_eq!(files.len(), 20, "{}", dir.display());
-    files
+    twenty_files("imagenet-samples", "jpg")
         .into_iter()
         .map(|p| {
             let class: u32 = p.file_stem().unwrap().to_str().unwrap().rsplit('_').next().unwrap().parse().unwrap();
