@@ -20,7 +20,8 @@ python3 -c "import polars" 2>/dev/null || python3 -m pip install -q polars
 if ! command -v pdflatex >/dev/null || ! kpsewhich booktabs.sty >/dev/null 2>&1; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends texlive-latex-recommended >/dev/null
 fi
-export COMPMOD_REQUIRE_LATEX=1
+# (Not COMPMOD_*: every COMPMOD_* variable is read as a config key.)
+export TEST_REQUIRE_PDFLATEX=1
 mlflow_dir=$(mktemp -d)
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 setsid python3 -m mlflow server --host 127.0.0.1 --port "$port" --workers 1 \

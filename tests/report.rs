@@ -189,7 +189,7 @@ fn latex_output_compiles_with_booktabs() {
     assert!(tex.contains("\\toprule") && tex.contains("$\\pm$") && tex.contains("compmod.enabled=true"), "{tex}");
     let Ok(_) = Command::new("pdflatex").arg("--version").output() else {
         // scripts/test.sh installs pdflatex; only a run outside it may lack one.
-        assert!(std::env::var_os("COMPMOD_REQUIRE_LATEX").is_none(), "pdflatex is required here but not installed");
+        assert!(std::env::var_os("TEST_REQUIRE_PDFLATEX").is_none(), "pdflatex is required here but not installed");
         eprintln!("pdflatex not installed: compile check skipped");
         return;
     };
