@@ -1,7 +1,7 @@
 //! The LibTorch backend (`--features tch`, CPU) against burn-flex: from the same weights
 //! and the same batch, two training steps of every method, with and without CompMod, give
 //! the same losses. Built and run only with `--features tch` (LibTorch 2.9.0, see README).
-#![cfg(feature = "tch")]
+// Cargo.toml builds this file only with `--features tch` (required-features).
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
