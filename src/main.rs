@@ -103,6 +103,7 @@ enum Command {
     /// Summarise results folders (results/<experiment>, several read together) as a table,
     /// and optionally plot them.
     Report {
+        /// Results folders (results/<experiment>), read together.
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
         /// Rows: cells grouped by these config keys (comma-separated), the other keys

@@ -88,6 +88,9 @@ fn rows_and_columns_fold_seeds_into_mean_std_n() {
     // SimCLR on: 70.5, 73.5, 76.5, 79.5 → mean 75, std √15 = 3.87. BYOL linear off: 70..73 → 71.5 ± 1.29.
     assert!(out.contains("| simclr | 73.00 ± 2.58 (4) | 75.00 ± 3.87 (4) | 80.00 ± 0.00 (4) | 81.00 ± 0.00 (4) |"), "{out}");
     assert!(out.contains("| byol | 60.00 ± 0.00 (4) | 61.00 ± 0.00 (4) | 71.50 ± 1.29 (4) | 70.00 ± 0.00 (4) |"), "{out}");
+    // An unknown metric is named, with the ones the results have.
+    let (ok, _, err) = report(d.path(), &["results/m", "--metric", "knn7"]);
+    assert!(!ok && err.contains("--metric knn7: no cell has this metric") && err.contains("knn5_epoch0"), "{err}");
     // Default rows: seeds vary, so the other varying keys with seeds folded.
     let (ok, out, _) = report(d.path(), &["results/m", "--metric", "knn5"]);
     assert!(ok);

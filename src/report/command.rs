@@ -47,6 +47,11 @@ pub fn run(req: &Request) -> Result<Report> {
     check_keys(&rows, &req.rows)?;
     check_keys(&rows, &req.cols)?;
     let metrics = if req.metrics.is_empty() { default_metrics(&rows) } else { req.metrics.clone() };
+    let known: BTreeSet<&String> = rows.iter().flat_map(|r| r.metrics.keys()).collect();
+    if let Some(unknown) = metrics.iter().find(|m| !known.contains(m)) {
+        let names: Vec<&str> = known.iter().map(|m| m.as_str()).collect();
+        anyhow::bail!("--metric {unknown}: no cell has this metric; these results have {}", names.join(", "));
+    }
     let reference = load_reference(req, &rows)?;
     let varying: Vec<String> = rows.first().map(|r| r.varying.iter().map(|(k, _)| k.clone()).collect()).unwrap_or_default();
     // Default rows: the varying keys other than the seed (folded) and the columns.
