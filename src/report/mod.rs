@@ -326,9 +326,9 @@ pub fn key_values_of(r: &SummaryRow, keys: &[String]) -> Vec<String> {
 }
 
 /// The completed cells grouped by their values of `keys`, groups in sorted order.
-pub fn group_by<'a>(rows: &'a [SummaryRow], keys: &[String]) -> BTreeMap<Vec<String>, Vec<&'a SummaryRow>> {
+pub fn group_by<'a>(rows: impl IntoIterator<Item = &'a SummaryRow>, keys: &[String]) -> BTreeMap<Vec<String>, Vec<&'a SummaryRow>> {
     let mut groups: BTreeMap<Vec<String>, Vec<&SummaryRow>> = BTreeMap::new();
-    for r in rows.iter().filter(|r| r.status == "completed") {
+    for r in rows.into_iter().filter(|r| r.status == "completed") {
         groups.entry(key_values_of(r, keys)).or_default().push(r);
     }
     groups
@@ -361,9 +361,10 @@ pub fn grouped_table(rows: &[SummaryRow], keys: &[String], cols: &[String], metr
     let mut body = Vec::new();
     for (key_values, members) in &groups {
         let mut cells = key_values.clone();
+        let by_combo = group_by(members.iter().copied(), cols);
         for m in metrics {
             for combo in &combos {
-                let in_combo: Vec<&SummaryRow> = members.iter().copied().filter(|r| &key_values_of(r, cols) == combo).collect();
+                let in_combo: &[&SummaryRow] = by_combo.get(combo).map_or(&[], Vec::as_slice);
                 let vals: Vec<f64> = in_combo.iter().filter_map(|r| r.metrics.get(m).copied()).collect();
                 let (mean, std, n) = mean_std(&vals);
                 let shown_n = if cols.is_empty() { String::new() } else { format!(" ({n})") };
@@ -374,7 +375,7 @@ pub fn grouped_table(rows: &[SummaryRow], keys: &[String], cols: &[String], metr
                     _ => format!("{mean:.2} ± {std:.2}{shown_n}"),
                 });
                 if let Some(reference) = reference.filter(|r| r.has(m)) {
-                    match reference.value(&in_combo, m) {
+                    match reference.value(in_combo, m) {
                         Some(x) => {
                             cells.push(format!("{x:.2}"));
                             cells.push(if n > 0 { format!("{:+.2}", mean - x) } else { "-".into() });

@@ -11,6 +11,7 @@ use std::sync::Once;
 
 use anyhow::{Context, Result, anyhow};
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use polars::prelude::*;
 
@@ -128,6 +129,14 @@ fn colour_of(labels: &[String], label: &str) -> RGBColor {
     RGBColor(c.0, c.1, c.2)
 }
 
+/// The legend box both figures use, at `position`.
+fn draw_legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    position: SeriesLabelPosition,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    chart.configure_series_labels().label_font((FONT, 15)).background_style(WHITE.mix(0.85)).border_style(BLACK).position(position).draw()
+}
+
 fn draw_lines<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, title: &str, y_desc: &str, series: &[Series2], labels: &[String], legend: bool) -> Result<()>
 where
     DB::ErrorType: 'static,
@@ -162,14 +171,7 @@ where
         }
     }
     if legend && !shown.is_empty() {
-        chart
-            .configure_series_labels()
-            .label_font((FONT, 15))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::LowerRight)
-            .draw()
-            .map_err(|e| err(&e))?;
+        draw_legend(&mut chart, SeriesLabelPosition::LowerRight).map_err(|e| err(&e))?;
     }
     Ok(())
 }
@@ -180,7 +182,6 @@ where
 {
     root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
     let mut labels: Vec<String> = loss.iter().chain(acc).map(|s| s.label.clone()).collect();
-    labels.dedup();
     let mut seen = Vec::new();
     labels.retain(|l| if seen.contains(l) { false } else { seen.push(l.clone()); true });
     let panels = root.split_evenly((1, 2));
@@ -204,8 +205,7 @@ pub fn bar_data(rows: &[SummaryRow], keys: &[String], cols: &[String], metric: &
     let join = |v: &[String]| v.join(" / ");
     let mut bars = Vec::new();
     for (key_values, members) in group_by(rows, keys) {
-        let owned: Vec<SummaryRow> = members.into_iter().cloned().collect();
-        for (combo, in_combo) in group_by(&owned, cols) {
+        for (combo, in_combo) in group_by(members, cols) {
             let vals: Vec<f64> = in_combo.iter().filter_map(|r| r.metrics.get(metric).copied()).collect();
             let (mean, std, n) = mean_std(&vals);
             if n > 0 {
@@ -276,14 +276,7 @@ where
             .map_err(|e| err(&e))?;
     }
     if series.iter().any(|s| !s.is_empty()) {
-        chart
-            .configure_series_labels()
-            .label_font((FONT, 15))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(|e| err(&e))?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperRight).map_err(|e| err(&e))?;
     }
     Ok(())
 }
