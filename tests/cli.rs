@@ -223,8 +223,8 @@ fn two_runners_run_each_cell_once_and_dead_locks_are_taken_over() {
     };
     let (a, b) = (spawn(), spawn());
     let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
-    assert!(a.status.success() && b.status.success());
     let logs = format!("{}{}", String::from_utf8_lossy(&a.stderr), String::from_utf8_lossy(&b.stderr));
+    assert!(a.status.success() && b.status.success(), "{logs}");
     let trials = trial_dirs(&d.path().join("results/pair"));
     assert_eq!(trials.len(), 4);
     for t in &trials {

@@ -75,18 +75,20 @@ fn trial_dirs(exp_dirs: &[PathBuf], trials: Option<&[String]>) -> Result<Vec<Pat
     Ok(all)
 }
 
-/// One lazy scan over the `file` (e.g. `evals.parquet`) of every trial folder that has it,
+/// The `file` (e.g. `evals.parquet`) of every trial folder that has it, as one lazy frame
 /// concatenated diagonally: a column that an older schema version lacks comes back as
 /// typed nulls for that file's rows, so results of several versions read together.
+///
+/// Each file is read once, eagerly, before the lazy concat: a runner may atomically replace
+/// a cell's file while a report reads it, and a lazy scan opens a file twice (schema at
+/// plan time, pages at collect), which can pair one version's footer with the next's data.
+/// The files are one row to a few hundred rows, so reading them whole costs nothing.
 pub fn scan_trials(dirs: &[PathBuf], file: &str) -> Result<Option<LazyFrame>> {
     let mut frames = Vec::new();
     for dir in dirs {
         let path = dir.join(file);
         if path.is_file() {
-            let args = ScanArgsParquet { glob: false, ..Default::default() };
-            frames.push(
-                LazyFrame::scan_parquet(path.to_string_lossy().as_ref().into(), args).map_err(anyhow::Error::from).with_context(|| format!("cannot read {}", path.display()))?,
-            );
+            frames.push(crate::results::read_parquet(&path)?.lazy());
         }
     }
     if frames.is_empty() {
